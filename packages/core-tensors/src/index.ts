@@ -1,0 +1,45 @@
+/**
+ * @dgmjs/core-tensors: the one door to TensorFlow.js for dgm.js.
+ *
+ * @example
+ * ```ts
+ * import { initBackend, tf, logSumExp, Rng } from '@dgmjs/core-tensors';
+ * await initBackend();
+ * const rng = new Rng(0);
+ * logSumExp(tf.randomNormal([4, 10], 0, 1, 'float32', rng.next())).print();
+ * ```
+ */
+export { tf } from './tf.js';
+export type {
+  DataType,
+  GradSaveFunc,
+  NamedTensorMap,
+  Rank,
+  Scalar,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Tensor4D,
+  TensorLike,
+  Variable,
+} from './tf.js';
+export { initBackend } from './backend.js';
+export type { BackendInfo, BackendName, InitBackendOptions } from './backend.js';
+export { registerWasmKernels, wasmKernelOverrides } from './kernels/index.js';
+export { BackendError, DgmError, ShapeError, ValueError, fmtShape } from './errors.js';
+export { Rng } from './rng.js';
+export {
+  clampedUniform,
+  expm1,
+  gumbelNoise,
+  log1mexp,
+  logSigmoid,
+  logSoftmax,
+  logSumExp,
+  softplus,
+  stopGradient,
+  straightThrough,
+} from './numerics.js';
+export type { ClampedUniformOptions } from './numerics.js';
+export { digamma, lgamma, trigamma } from './special.js';

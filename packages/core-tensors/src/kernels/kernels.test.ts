@@ -1,0 +1,136 @@
+import { checkGradient, expectNoLeaks } from '@dgmjs/test-utils';
+import { describe, expect, it } from 'vitest';
+import { initBackend, Rng, tf, wasmKernelOverrides } from '../index.js';
+
+/** Runs `fn` on `backend` and returns plain arrays (values and gradients). */
+async function on(backend: 'cpu' | 'wasm', fn: () => tf.Tensor[]): Promise<number[][]> {
+  await tf.setBackend(backend);
+  const out = tf.tidy(fn);
+  const vals = out.map((t) => Array.from(t.dataSync()));
+  tf.dispose(out);
+  await tf.setBackend('wasm');
+  return vals;
+}
+
+async function compare(fn: () => tf.Tensor[], rtol = 1e-4, atol = 1e-4) {
+  const w = await on('wasm', fn);
+  const c = await on('cpu', fn);
+  expect(w.length).toBe(c.length);
+  for (let i = 0; i < w.length; i++) expect(w[i]).toBeAllclose(c[i]!, { rtol, atol });
+}
+
+function randn(shape: number[], seed: number): tf.Tensor {
+  // Data made in JS, so both backends see identical inputs.
+  const rng = new Rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = rng.float() * 2 - 1;
+  return tf.tensor(v, shape);
+}
+
+describe('wasm kernel overrides', () => {
+  it('are registered on the wasm backend', async () => {
+    const info = await initBackend({ quiet: true });
+    expect(info.name).toBe('wasm');
+    expect(wasmKernelOverrides()).toEqual([
+      'BatchMatMul',
+      '_FusedMatMul',
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+    ]);
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const) {
+    it(`matMul transposeA=${ta} transposeB=${tb} matches cpu (values and gradients)`, async () => {
+      await compare(() => {
+        const a = randn(ta ? [7, 5] : [5, 7], 1);
+        const b = randn(tb ? [3, 7] : [7, 3], 2);
+        const f = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y, ta, tb)));
+        const [ga, gb] = tf.grads(f)([a, b]);
+        return [tf.matMul(a, b, ta, tb), ga!, gb!];
+      });
+    });
+  }
+
+  it('batched fused matMul with bias (wrong in stock wasm) matches cpu without transposes', async () => {
+    await compare(() => {
+      const a = randn([3, 6, 4], 14);
+      const b = randn([3, 4, 5], 15);
+      const bias = randn([5], 16);
+      return [tf.fused.matMul({ a, b, bias, activation: 'elu' })];
+    });
+  });
+
+  it('batched matMul with transposes and a fused bias + relu matches cpu', async () => {
+    await compare(() => {
+      const a = randn([2, 6, 4], 3);
+      const b = randn([2, 5, 6], 4);
+      const bias = randn([5], 5);
+      const y = tf.fused.matMul({ a, b, transposeA: true, transposeB: true, bias, activation: 'relu' });
+      const g = tf.grads((x: tf.Tensor, w: tf.Tensor) =>
+        tf.sum(tf.fused.matMul({ a: x, b: w, transposeA: true, transposeB: true, bias, activation: 'relu' })),
+      )([a, b]);
+      return [y, ...g];
+    });
+  });
+
+  const convCases: Array<[string, number[], number[], number, 'same' | 'valid']> = [
+    ['3x3 same stride 1', [2, 8, 8, 3], [3, 3, 3, 4], 1, 'same'],
+    ['3x3 valid stride 1', [2, 9, 7, 2], [3, 3, 2, 5], 1, 'valid'],
+    ['3x3 same stride 2', [2, 9, 8, 3], [3, 3, 3, 4], 2, 'same'],
+    ['2x4 valid stride 2', [1, 10, 11, 2], [2, 4, 2, 3], 2, 'valid'],
+    ['5x5 same stride 3', [1, 11, 10, 1], [5, 5, 1, 2], 3, 'same'],
+    ['1x1 valid stride 1', [3, 4, 4, 6], [1, 1, 6, 2], 1, 'valid'],
+  ];
+  for (const [name, xs, ws, s, pad] of convCases) {
+    it(`conv2d gradients (${name}) match cpu`, async () => {
+      await compare(() => {
+        const x = randn(xs, 6);
+        const w = randn(ws, 7);
+        const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad);
+        const up = randn(y.shape, 8);
+        const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(up, tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad))),
+        )([x, w]);
+        return [y, gx!, gw!];
+      });
+    });
+  }
+
+  it('explicit-padding conv gradients match finite differences on wasm', () => {
+    const x = randn([1, 5, 5, 2], 9) as tf.Tensor4D;
+    const w = randn([3, 3, 2, 2], 10) as tf.Tensor4D;
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+      [0, 0],
+      [1, 0],
+      [2, 1],
+      [0, 0],
+    ];
+    const r = checkGradient((v) => tf.sum(tf.square(tf.conv2d(x, v as tf.Tensor4D, 1, pad))), w, {
+      eps: 1e-2,
+      rtol: 2e-2,
+      atol: 5e-3,
+    });
+    expect(r.pass, r.message).toBe(true);
+    x.dispose();
+    w.dispose();
+  });
+
+  it('overrides leak no tensors (forward and backward)', async () => {
+    const x = randn([2, 6, 6, 2], 11) as tf.Tensor4D;
+    const w = randn([3, 3, 2, 3], 12) as tf.Tensor4D;
+    const a = randn([4, 6], 13);
+    await expectNoLeaks(() => {
+      const g = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 2, 'same')))([x, w]);
+      const h = tf.grad((p: tf.Tensor) => tf.sum(tf.matMul(p, p, true, false)))(a);
+      tf.dispose([...g, h]);
+    }, 'wasm kernel overrides');
+    tf.dispose([x, w, a]);
+  });
+});
