@@ -85,7 +85,8 @@ async function choose(forced: BackendName | undefined): Promise<BackendInfo> {
       const note = skipped.length ? `; skipped: ${skipped.join('; ')}` : '';
       return { name, overrides, summary: `dgm.js backend: ${name}${extra}${note}` };
     }
-    if (forced) throw new BackendError(`initBackend: the forced backend '${name}' is unavailable: ${why}.`);
+    if (forced)
+      throw new BackendError(`initBackend: the forced backend '${name}' is unavailable: ${why}.`);
     skipped.push(why);
   }
   throw new BackendError(`initBackend: no backend could be initialised: ${skipped.join('; ')}`);

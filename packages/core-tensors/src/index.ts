@@ -9,7 +9,31 @@
  * logSumExp(tf.randomNormal([4, 10], 0, 1, 'float32', rng.next())).print();
  * ```
  */
-export { tf } from './tf.js';
+
+export type { BackendInfo, BackendName, InitBackendOptions } from './backend.js';
+export { initBackend } from './backend.js';
+export { BackendError, DgmError, fmtShape, ShapeError, ValueError } from './errors.js';
+export {
+  registerWasmKernels,
+  restoreStockWasmKernels,
+  wasmKernelOverrides,
+} from './kernels/index.js';
+export type { ClampedUniformOptions, CustomGradResult } from './numerics.js';
+export {
+  clampedUniform,
+  customGrad,
+  expm1,
+  gumbelNoise,
+  log1mexp,
+  logSigmoid,
+  logSoftmax,
+  logSumExp,
+  softplus,
+  stopGradient,
+  straightThrough,
+} from './numerics.js';
+export { Rng } from './rng.js';
+export { digamma, lgamma, trigamma } from './special.js';
 export type {
   DataType,
   GradSaveFunc,
@@ -24,22 +48,4 @@ export type {
   TensorLike,
   Variable,
 } from './tf.js';
-export { initBackend } from './backend.js';
-export type { BackendInfo, BackendName, InitBackendOptions } from './backend.js';
-export { registerWasmKernels, wasmKernelOverrides } from './kernels/index.js';
-export { BackendError, DgmError, ShapeError, ValueError, fmtShape } from './errors.js';
-export { Rng } from './rng.js';
-export {
-  clampedUniform,
-  expm1,
-  gumbelNoise,
-  log1mexp,
-  logSigmoid,
-  logSoftmax,
-  logSumExp,
-  softplus,
-  stopGradient,
-  straightThrough,
-} from './numerics.js';
-export type { ClampedUniformOptions } from './numerics.js';
-export { digamma, lgamma, trigamma } from './special.js';
+export { tf } from './tf.js';

@@ -8,6 +8,31 @@ import { tf } from './tf.js';
 
 type Tensor = tf.Tensor;
 
+/** The shape of a custom-gradient body: forward value plus the backward function. */
+export interface CustomGradResult {
+  value: Tensor;
+  gradFunc: (dy: Tensor, saved: Tensor[]) => Tensor | Tensor[];
+}
+
+/**
+ * A typed wrapper of `tf.customGrad` (whose own signature mixes inputs and the save function):
+ * `body` receives the input tensors followed by `save`.
+ *
+ * @example
+ * ```ts
+ * const square = customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+ *   save([x]);
+ *   return { value: tf.square(x), gradFunc: (dy, [s]) => tf.mul(dy, tf.mul(2, s!)) };
+ * });
+ * ```
+ */
+export function customGrad<A extends Tensor[]>(
+  body: (...args: [...A, tf.GradSaveFunc]) => CustomGradResult,
+): (...args: A) => Tensor {
+  const f = tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (...args: A) => f(...args);
+}
+
 function normAxis(axis: number, rank: number, fn: string): number {
   const a = axis < 0 ? axis + rank : axis;
   if (!Number.isInteger(a) || a < 0 || a >= rank) {
@@ -33,18 +58,21 @@ function safeMax(x: Tensor, axis: number): Tensor {
  */
 export function logSumExp(x: Tensor, axis = -1, keepDims = false): Tensor {
   const ax = normAxis(axis, x.rank, 'logSumExp');
-  const f = tf.customGrad((xi: Tensor, save: tf.GradSaveFunc) => {
+  const f = customGrad<[Tensor]>((xi, save) => {
     const m = safeMax(xi, ax);
-    const lseKeep = tf.add(tf.log(tf.sum(tf.exp(tf.sub(xi, m)), ax, true)), m);
-    save([xi, lseKeep]);
+    const e = tf.exp(tf.sub(xi, m));
+    const s = tf.sum(e, ax, true);
+    const lseKeep = tf.add(tf.log(s), m);
+    save([e, s]);
     const value = keepDims ? lseKeep : tf.squeeze(lseKeep, [ax]);
     return {
       value,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [xs, lse] = saved as [Tensor, Tensor];
+        const [es, ss] = saved as [Tensor, Tensor];
         const dyK = keepDims ? dy : tf.expandDims(dy, ax);
-        // exp(x - lse) is softmax; where lse = -Inf (all -Inf) the gradient is 0.
-        const p = tf.where(tf.isFinite(lse), tf.exp(tf.sub(xs, lse)), tf.zerosLike(xs));
+        // softmax from the max-shifted exponentials (exact even for |x| ~ 1e4); a slice of
+        // all -Infinity has s = 0 and gets a zero gradient.
+        const p = tf.where(tf.greater(ss, 0), tf.div(es, ss), tf.zerosLike(es));
         return tf.mul(dyK, p);
       },
     };
@@ -63,7 +91,7 @@ export function logSumExp(x: Tensor, axis = -1, keepDims = false): Tensor {
  */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   const ax = normAxis(axis, x.rank, 'logSoftmax');
-  const f = tf.customGrad((xi: Tensor, save: tf.GradSaveFunc) => {
+  const f = customGrad<[Tensor]>((xi, save) => {
     const m = safeMax(xi, ax);
     const shifted = tf.sub(xi, m);
     const value = tf.sub(shifted, tf.log(tf.sum(tf.exp(shifted), ax, true)));
@@ -88,7 +116,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
  * ```
  */
 export function softplus(x: Tensor): Tensor {
-  const f = tf.customGrad((xi: Tensor, save: tf.GradSaveFunc) => {
+  const f = customGrad<[Tensor]>((xi, save) => {
     save([xi]);
     return {
       value: tf.add(tf.relu(xi), tf.log1p(tf.exp(tf.neg(tf.abs(xi))))),
@@ -120,7 +148,7 @@ export function logSigmoid(x: Tensor): Tensor {
  * ```
  */
 export function log1mexp(x: Tensor): Tensor {
-  const f = tf.customGrad((xi: Tensor, save: tf.GradSaveFunc) => {
+  const f = customGrad<[Tensor]>((xi, save) => {
     save([xi]);
     const near = tf.greater(xi, -Math.LN2);
     // Evaluate each branch only where it is accurate; feed the other a harmless value.
@@ -148,15 +176,20 @@ export function log1mexp(x: Tensor): Tensor {
  * ```
  */
 export function expm1(x: Tensor): Tensor {
-  const f = tf.customGrad((xi: Tensor, save: tf.GradSaveFunc) => {
+  const f = customGrad<[Tensor]>((xi, save) => {
     save([xi]);
-    const u = tf.exp(xi);
+    // Kahan's formula on |x| < 1 (x clipped so inf/inf never occurs), plain exp(x) - 1 beyond.
+    const small = tf.less(tf.abs(xi), 1);
+    const xs = tf.clipByValue(xi, -1, 1);
+    const u = tf.exp(xs);
     const um1 = tf.sub(u, 1);
     const one = tf.equal(u, 1);
-    const logu = tf.where(one, tf.onesLike(u), tf.log(u));
-    const kahan = tf.div(tf.mul(um1, xi), logu);
-    const value = tf.where(one, xi, tf.where(tf.equal(um1, -1), um1, kahan));
-    return { value, gradFunc: (dy: Tensor, saved: Tensor[]) => tf.mul(dy, tf.exp(saved[0] as Tensor)) };
+    const kahan = tf.div(tf.mul(um1, xs), tf.where(one, tf.onesLike(u), tf.log(u)));
+    const value = tf.where(small, tf.where(one, xs, kahan), tf.sub(tf.exp(xi), 1));
+    return {
+      value,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => tf.mul(dy, tf.exp(saved[0] as Tensor)),
+    };
   });
   return f(x);
 }
@@ -170,7 +203,7 @@ export function expm1(x: Tensor): Tensor {
  * ```
  */
 export function stopGradient<T extends Tensor>(x: T): T {
-  const f = tf.customGrad((xi: Tensor) => ({
+  const f = customGrad<[Tensor]>((xi) => ({
     value: tf.clone(xi),
     gradFunc: (dy: Tensor) => tf.zerosLike(dy),
   }));
@@ -192,7 +225,7 @@ export function straightThrough<T extends Tensor>(hard: T, soft: Tensor): T {
       `straightThrough: hard ${JSON.stringify(hard.shape)} and soft ${JSON.stringify(soft.shape)} must have the same shape.`,
     );
   }
-  const f = tf.customGrad((h: Tensor, s: Tensor) => ({
+  const f = customGrad<[Tensor, Tensor]>((h) => ({
     value: tf.clone(h),
     gradFunc: (dy: Tensor) => [tf.zerosLike(dy), tf.clone(dy)],
   }));
@@ -214,12 +247,18 @@ export interface ClampedUniformOptions {
  * const u = clampedUniform([2, 3], new Rng(0));
  * ```
  */
-export function clampedUniform(shape: number[], rng: Rng, opts: ClampedUniformOptions = {}): Tensor {
+export function clampedUniform(
+  shape: number[],
+  rng: Rng,
+  opts: ClampedUniformOptions = {},
+): Tensor {
   const eps = opts.eps ?? 1e-6;
   if (!(eps > 0 && eps < 0.5)) {
     throw new ValueError(`clampedUniform: eps must be in (0, 0.5), got ${eps}.`);
   }
-  return tf.tidy(() => tf.clipByValue(tf.randomUniform(shape, 0, 1, 'float32', rng.next()), eps, 1 - eps));
+  return tf.tidy(() =>
+    tf.clipByValue(tf.randomUniform(shape, 0, 1, 'float32', rng.next()), eps, 1 - eps),
+  );
 }
 
 /**

@@ -44,7 +44,7 @@ export class Rng {
 
   /** The next seed: a positive 31-bit integer, suitable for tfjs's `seed` arguments. */
   next(): number {
-    return (this.nextUint32() & MAX_SEED) || 1;
+    return this.nextUint32() & MAX_SEED || 1;
   }
 
   /** A float in [0, 1) with 32 bits of randomness. */

@@ -3,6 +3,7 @@
  * composite ops (they run on every backend). Accuracy is that of float32: about 1e-6 relative
  * away from the poles at 0, -1, -2, ...
  */
+import { customGrad } from './numerics.js';
 import { tf } from './tf.js';
 
 type Tensor = tf.Tensor;
@@ -23,10 +24,7 @@ function lgammaRight(x: Tensor): Tensor {
     a = tf.add(a, tf.div(LANCZOS[i] as number, tf.add(xm1, i)));
   }
   const t = tf.add(xm1, LANCZOS_G + 0.5);
-  return tf.add(
-    tf.sub(tf.mul(tf.add(xm1, 0.5), tf.log(t)), t),
-    tf.add(tf.log(a), HALF_LOG_2PI),
-  );
+  return tf.add(tf.sub(tf.mul(tf.add(xm1, 0.5), tf.log(t)), t), tf.add(tf.log(a), HALF_LOG_2PI));
 }
 
 /** Digamma for x >= 0.5: recurrence up to x + 6, then the asymptotic series. */
@@ -38,7 +36,10 @@ function digammaRight(x: Tensor): Tensor {
   // ln y - 1/(2y) - 1/(12y^2) + 1/(120y^4) - 1/(252y^6) + 1/(240y^8)
   const series = tf.mul(
     iy2,
-    tf.add(-1 / 12, tf.mul(iy2, tf.add(1 / 120, tf.mul(iy2, tf.add(-1 / 252, tf.mul(iy2, 1 / 240)))))),
+    tf.add(
+      -1 / 12,
+      tf.mul(iy2, tf.add(1 / 120, tf.mul(iy2, tf.add(-1 / 252, tf.mul(iy2, 1 / 240))))),
+    ),
   );
   return tf.sub(tf.add(tf.sub(tf.log(y), tf.div(0.5, y)), series), shift);
 }
@@ -112,14 +113,14 @@ export function trigamma(x: Tensor): Tensor {
  * ```
  */
 export function digamma(x: Tensor): Tensor {
-  const f = tf.customGrad((xi: Tensor, save: tf.GradSaveFunc) => {
+  const f = customGrad<[Tensor]>((xi, save) => {
     save([xi]);
     return {
       value: digammaValue(xi),
       gradFunc: (dy: Tensor, saved: Tensor[]) => tf.mul(dy, trigammaValue(saved[0] as Tensor)),
     };
   });
-  return f(tf.cast(x, 'float32'));
+  return tf.tidy(() => f(tf.cast(x, 'float32')));
 }
 
 /**
@@ -131,12 +132,12 @@ export function digamma(x: Tensor): Tensor {
  * ```
  */
 export function lgamma(x: Tensor): Tensor {
-  const f = tf.customGrad((xi: Tensor, save: tf.GradSaveFunc) => {
+  const f = customGrad<[Tensor]>((xi, save) => {
     save([xi]);
     return {
       value: lgammaValue(xi),
       gradFunc: (dy: Tensor, saved: Tensor[]) => tf.mul(dy, digammaValue(saved[0] as Tensor)),
     };
   });
-  return f(tf.cast(x, 'float32'));
+  return tf.tidy(() => f(tf.cast(x, 'float32')));
 }

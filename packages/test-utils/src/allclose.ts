@@ -45,7 +45,11 @@ export interface AllcloseResult {
  * Compares `actual` with `expected` elementwise (shapes must match exactly). NaN matches NaN only
  * when `equalNan`; +-Infinity must match exactly; everything else within atol + rtol * |e|.
  */
-export function allclose(actual: Numeric, expected: Numeric, opts: AllcloseOptions = {}): AllcloseResult {
+export function allclose(
+  actual: Numeric,
+  expected: Numeric,
+  opts: AllcloseOptions = {},
+): AllcloseResult {
   const rtol = opts.rtol ?? 1e-5;
   const atol = opts.atol ?? 1e-6;
   const equalNan = opts.equalNan ?? true;

@@ -28,7 +28,13 @@ export function checkGradient(
   opts: GradCheckOptions = {},
 ): GradCheckResult {
   const eps = opts.eps ?? 1e-2;
-  const analytic = tf.tidy(() => Array.from(tf.grad((v: tf.Tensor) => tf.sum(f(v)))(x).dataSync()));
+  const analytic = tf.tidy(() =>
+    Array.from(
+      tf
+        .grad((v: tf.Tensor) => tf.sum(f(v)))(x)
+        .dataSync(),
+    ),
+  );
   const base = Array.from(x.dataSync());
   const numeric: number[] = [];
   for (let i = 0; i < base.length; i++) {

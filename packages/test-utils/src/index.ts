@@ -1,6 +1,6 @@
-export { allclose } from './allclose.js';
 export type { AllcloseOptions, AllcloseResult, Numeric } from './allclose.js';
-export { checkGradient } from './gradcheck.js';
+export { allclose } from './allclose.js';
 export type { GradCheckOptions, GradCheckResult } from './gradcheck.js';
+export { checkGradient } from './gradcheck.js';
 export { disposeAll, expectNoLeaks } from './leaks.js';
 import './matchers.js';

@@ -10,7 +10,9 @@ export async function expectNoLeaks<T>(fn: () => T | Promise<T>, label = 'operat
   const result = await fn();
   const after = tf.memory().numTensors;
   if (after !== before) {
-    throw new Error(`${label} leaked ${after - before} tensor(s): ${before} live before, ${after} after.`);
+    throw new Error(
+      `${label} leaked ${after - before} tensor(s): ${before} live before, ${after} after.`,
+    );
   }
   return result;
 }

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { type AllcloseOptions, type Numeric, allclose } from './allclose.js';
+import { type AllcloseOptions, allclose, type Numeric } from './allclose.js';
 
 interface CustomMatchers<R = unknown> {
   /** Elementwise closeness with shape check: |a - e| <= atol + rtol * |e|; NaN and Inf explicit. */
@@ -7,6 +7,7 @@ interface CustomMatchers<R = unknown> {
 }
 
 declare module 'vitest' {
+  // biome-ignore lint/suspicious/noExplicitAny: must match vitest's own declaration to merge
   interface Assertion<T = any> extends CustomMatchers<T> {}
   interface AsymmetricMatchersContaining extends CustomMatchers {}
 }

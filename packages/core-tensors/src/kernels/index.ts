@@ -46,7 +46,12 @@ function swapLastTwo(rank: number): number[] {
 }
 
 /** Applies a fused op's activation with the stock kernels. */
-function activate(call: Call, x: TensorInfo, attrs: Attrs, prelu: TensorInfo | undefined): TensorInfo {
+function activate(
+  call: Call,
+  x: TensorInfo,
+  attrs: Attrs,
+  prelu: TensorInfo | undefined,
+): TensorInfo {
   const act = (attrs.activation as string | undefined) ?? 'linear';
   switch (act) {
     case 'linear':
@@ -74,7 +79,7 @@ function matMulOverride(name: 'BatchMatMul' | '_FusedMatMul'): tf.KernelConfig {
   return {
     kernelName: name,
     backendName: BACKEND,
-    kernelFunc: ({ inputs, backend, attrs }) => {
+    kernelFunc: ({ inputs, backend, attrs = {} }) => {
       const a = inputs.a as TensorInfo;
       const b = inputs.b as TensorInfo;
       const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
@@ -84,10 +89,18 @@ function matMulOverride(name: 'BatchMatMul' | '_FusedMatMul'): tf.KernelConfig {
       const decompose = name === '_FusedMatMul' && inputs.bias !== undefined && a.shape.length > 2;
       if (!transposeA && !transposeB && !decompose) return plain({ inputs, backend, attrs });
       return withTemps(backend as Backend, (call) => {
-        const a2 = transposeA ? call('Transpose', { x: a }, { perm: swapLastTwo(a.shape.length) }) : a;
-        const b2 = transposeB ? call('Transpose', { x: b }, { perm: swapLastTwo(b.shape.length) }) : b;
+        const a2 = transposeA
+          ? call('Transpose', { x: a }, { perm: swapLastTwo(a.shape.length) })
+          : a;
+        const b2 = transposeB
+          ? call('Transpose', { x: b }, { perm: swapLastTwo(b.shape.length) })
+          : b;
         if (decompose) {
-          const prod = call('BatchMatMul', { a: a2, b: b2 }, { transposeA: false, transposeB: false });
+          const prod = call(
+            'BatchMatMul',
+            { a: a2, b: b2 },
+            { transposeA: false, transposeB: false },
+          );
           const biased = call('Add', { a: prod, b: inputs.bias as TensorInfo });
           return activate(call, biased, attrs, inputs.preluActivationWeights);
         }
@@ -123,9 +136,10 @@ const conv2dBackpropFilter: tf.KernelConfig = {
   kernelFunc: ({ inputs, backend, attrs }) => {
     const x = inputs.x as TensorInfo;
     const dy = inputs.dy as TensorInfo;
-    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as ConvAttrs & {
-      filterShape: [number, number, number, number];
-    };
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
+      attrs as unknown as ConvAttrs & {
+        filterShape: [number, number, number, number];
+      };
     if (dataFormat !== 'NHWC') {
       throw new BackendError(
         `Conv2DBackpropFilter on wasm supports dataFormat 'NHWC' only, got '${dataFormat}'.`,
@@ -190,9 +204,10 @@ const conv2dBackpropInput: tf.KernelConfig = {
     const { inputs, backend, attrs } = args;
     const dy = inputs.dy as TensorInfo;
     const filter = inputs.filter as TensorInfo;
-    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as ConvAttrs & {
-      inputShape: [number, number, number, number];
-    };
+    const { strides, pad, dataFormat, dimRoundingMode, inputShape } =
+      attrs as unknown as ConvAttrs & {
+        inputShape: [number, number, number, number];
+      };
     const info = tf.backend_util.computeConv2DInfo(
       inputShape,
       filter.shape as [number, number, number, number],
@@ -289,6 +304,30 @@ export function registerWasmKernels(): void {
     tf.registerKernel(config);
   }
   registered = true;
+}
+
+/**
+ * Puts the wasm backend's stock kernels back (for comparisons such as the `kernels` benchmark);
+ * `registerWasmKernels()` installs dgm.js's again.
+ */
+export function restoreStockWasmKernels(): void {
+  if (!registered) return;
+  for (const cfg of OVERRIDES) {
+    const current = tf.getKernel(cfg.kernelName, BACKEND);
+    tf.unregisterKernel(cfg.kernelName, BACKEND);
+    const original = originals.get(cfg.kernelName);
+    if (original) {
+      const restored: tf.KernelConfig = {
+        kernelName: cfg.kernelName,
+        backendName: BACKEND,
+        kernelFunc: original,
+      };
+      if (current?.setupFunc) restored.setupFunc = current.setupFunc;
+      if (current?.disposeFunc) restored.disposeFunc = current.disposeFunc;
+      tf.registerKernel(restored);
+    }
+  }
+  registered = false;
 }
 
 /** Names of the kernels dgm.js registers on the wasm backend. */

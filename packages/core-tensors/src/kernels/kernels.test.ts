@@ -72,9 +72,25 @@ describe('wasm kernel overrides', () => {
       const a = randn([2, 6, 4], 3);
       const b = randn([2, 5, 6], 4);
       const bias = randn([5], 5);
-      const y = tf.fused.matMul({ a, b, transposeA: true, transposeB: true, bias, activation: 'relu' });
+      const y = tf.fused.matMul({
+        a,
+        b,
+        transposeA: true,
+        transposeB: true,
+        bias,
+        activation: 'relu',
+      });
       const g = tf.grads((x: tf.Tensor, w: tf.Tensor) =>
-        tf.sum(tf.fused.matMul({ a: x, b: w, transposeA: true, transposeB: true, bias, activation: 'relu' })),
+        tf.sum(
+          tf.fused.matMul({
+            a: x,
+            b: w,
+            transposeA: true,
+            transposeB: true,
+            bias,
+            activation: 'relu',
+          }),
+        ),
       )([a, b]);
       return [y, ...g];
     });
@@ -127,7 +143,9 @@ describe('wasm kernel overrides', () => {
     const w = randn([3, 3, 2, 3], 12) as tf.Tensor4D;
     const a = randn([4, 6], 13);
     await expectNoLeaks(() => {
-      const g = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 2, 'same')))([x, w]);
+      const g = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+        tf.sum(tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 2, 'same')),
+      )([x, w]);
       const h = tf.grad((p: tf.Tensor) => tf.sum(tf.matMul(p, p, true, false)))(a);
       tf.dispose([...g, h]);
     }, 'wasm kernel overrides');

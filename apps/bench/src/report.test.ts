@@ -1,0 +1,69 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expectNoLeaks } from '@dgmjs/test-utils';
+import { describe, expect, it } from 'vitest';
+import { ratioOf, type SuiteResult, writeSuite } from './report.js';
+import { makeConvStep, makeMlpStep } from './suites/kernels.js';
+
+describe('results files and REPORT.md', () => {
+  it('writes <suite>.json in the documented schema and a report table', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dgm-bench-'));
+    const result: SuiteResult = {
+      suite: 'demo',
+      profile: 'quick',
+      backend: 'wasm',
+      date: '2026-01-01T00:00:00.000Z',
+      rows: [
+        {
+          name: 'a-step',
+          value: 20,
+          unit: 'ms',
+          peer: { name: 'pytorch', value: 5 },
+          ratio: ratioOf(20, 5),
+        },
+        { name: 'b-step', value: 3, unit: 'ms', peer: null, ratio: null },
+      ],
+      notes: ['a note'],
+    };
+    await writeSuite(dir, result);
+    const back = JSON.parse(await readFile(join(dir, 'demo.json'), 'utf8'));
+    expect(back).toEqual(result);
+    expect(back.rows[0].ratio).toBe(4);
+    const md = await readFile(join(dir, 'REPORT.md'), 'utf8');
+    expect(md).toContain('| `a-step` | 20.000 | ms | pytorch | 5.000 | 4.000 |');
+    expect(md).toContain('| `b-step` | 3.000 | ms | — | — | — |');
+    expect(md).toContain('- a note');
+    await rm(dir, { recursive: true });
+  });
+  it('ratioOf is null without a positive peer value', () => {
+    expect(ratioOf(1, null)).toBeNull();
+    expect(ratioOf(1, 0)).toBeNull();
+    expect(ratioOf(Number.NaN, 2)).toBeNull();
+    expect(ratioOf(3, 2)).toBe(1.5);
+  });
+});
+
+describe('the benchmarked training steps', () => {
+  it('MLP step lowers its loss and leaks nothing', async () => {
+    await expectNoLeaks(() => {
+      const m = makeMlpStep(1);
+      const first = m.step();
+      let last = first;
+      for (let i = 0; i < 5; i++) last = m.step();
+      m.dispose();
+      expect(last).toBeLessThan(first);
+    }, 'mlp step');
+  });
+  it('conv-net step trains on the default backend (loss falls) and leaks nothing', async () => {
+    await expectNoLeaks(() => {
+      const m = makeConvStep(2);
+      const first = m.step();
+      let last = first;
+      for (let i = 0; i < 3; i++) last = m.step();
+      m.dispose();
+      expect(Number.isFinite(last)).toBe(true);
+      expect(last).toBeLessThan(first);
+    }, 'conv step');
+  });
+});

@@ -1,0 +1,5 @@
+import { kernelsSuite } from './kernels.js';
+import type { Suite } from './types.js';
+
+/** Every suite, in the order `pnpm bench` runs them. */
+export const SUITES: readonly Suite[] = [kernelsSuite];

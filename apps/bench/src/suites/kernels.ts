@@ -1,0 +1,221 @@
+import {
+  initBackend,
+  Rng,
+  registerWasmKernels,
+  restoreStockWasmKernels,
+  softplus,
+  tf,
+  wasmKernelOverrides,
+} from '@dgmjs/core-tensors';
+import { runPeer, torchVersion } from '../peer.js';
+import { type Row, ratioOf, type SuiteResult } from '../report.js';
+import { medianMs, progress } from '../timing.js';
+import type { Suite } from './types.js';
+
+interface PeerKernels {
+  torch: string;
+  threads: number;
+  gemm512: number;
+  gemm512_tn: number;
+  gemm512_nt: number;
+  mlp_step_ms: number;
+  conv_step_ms: number;
+}
+
+function gemmGflops(ta: boolean, tb: boolean, iters: number): Promise<number> {
+  const rng = new Rng(1);
+  const a = tf.randomNormal([512, 512], 0, 1, 'float32', rng.next());
+  const b = tf.randomNormal([512, 512], 0, 1, 'float32', rng.next());
+  return medianMs(
+    () => {
+      const c = tf.matMul(a, b, ta, tb);
+      c.dataSync();
+      c.dispose();
+    },
+    3,
+    iters,
+  ).then((ms) => {
+    tf.dispose([a, b]);
+    return (2 * 512 ** 3) / (ms * 1e6);
+  });
+}
+
+/** Glorot-uniform weights from a seeded stream. */
+function glorot(shape: number[], fanIn: number, fanOut: number, rng: Rng): tf.Variable {
+  const lim = Math.sqrt(6 / (fanIn + fanOut));
+  return tf.tidy(() => tf.variable(tf.randomUniform(shape, -lim, lim, 'float32', rng.next())));
+}
+
+/** A zero-initialised variable (made inside tidy so the initial tensor is not left behind). */
+function zeros(shape: number[]): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.zeros(shape)));
+}
+
+/** One Adam step of the 784-512-784 MLP with sigmoid cross-entropy (batch 128). */
+export function makeMlpStep(seed = 0): { step: () => number; dispose: () => void } {
+  const rng = new Rng(seed);
+  const w1 = glorot([784, 512], 784, 512, rng);
+  const b1 = zeros([512]);
+  const w2 = glorot([512, 784], 512, 784, rng);
+  const b2 = zeros([784]);
+  const x = tf.tidy(() =>
+    tf.cast(tf.less(tf.randomUniform([128, 784], 0, 1, 'float32', rng.next()), 0.5), 'float32'),
+  );
+  const opt = tf.train.adam(1e-3);
+  const step = () => {
+    const loss = opt.minimize(() => {
+      const h = tf.relu(tf.add(tf.matMul(x, w1), b1));
+      const logits = tf.add(tf.matMul(h, w2), b2);
+      // Bernoulli cross-entropy with logits: softplus(l) - x l
+      return tf.mean(tf.sub(softplus(logits), tf.mul(x, logits))) as tf.Scalar;
+    }, true) as tf.Scalar;
+    const v = loss.dataSync()[0]!;
+    loss.dispose();
+    return v;
+  };
+  return { step, dispose: () => (tf.dispose([w1, b1, w2, b2, x]), opt.dispose()) };
+}
+
+/** One Adam step of the small conv net (batch 64, 28x28x1, three 3x3x32 convs, dense to 10). */
+export function makeConvStep(seed = 0): { step: () => number; dispose: () => void } {
+  const rng = new Rng(seed);
+  const k1 = glorot([3, 3, 1, 32], 9, 288, rng);
+  const k2 = glorot([3, 3, 32, 32], 288, 288, rng);
+  const k3 = glorot([3, 3, 32, 32], 288, 288, rng);
+  const c = [zeros([32]), zeros([32]), zeros([32])];
+  const wd = glorot([28 * 28 * 32, 10], 28 * 28 * 32, 10, rng);
+  const bd = zeros([10]);
+  const x = tf.randomUniform([64, 28, 28, 1], 0, 1, 'float32', rng.next());
+  const y = tf.tidy(() => tf.oneHot(tf.randomUniform([64], 0, 10, 'int32', rng.next()), 10));
+  const opt = tf.train.adam(1e-3);
+  const step = () => {
+    const loss = opt.minimize(() => {
+      let h: tf.Tensor4D = x as tf.Tensor4D;
+      for (const [k, bias] of [
+        [k1, c[0]!],
+        [k2, c[1]!],
+        [k3, c[2]!],
+      ] as const) {
+        h = tf.relu(tf.add(tf.conv2d(h, k as tf.Tensor4D, 1, 'same'), bias));
+      }
+      const logits = tf.add(tf.matMul(tf.reshape(h, [64, -1]), wd), bd);
+      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+    }, true) as tf.Scalar;
+    const v = loss.dataSync()[0]!;
+    loss.dispose();
+    return v;
+  };
+  return { step, dispose: () => (tf.dispose([k1, k2, k3, ...c, wd, bd, x, y]), opt.dispose()) };
+}
+
+async function timeStep(
+  make: () => { step: () => number; dispose: () => void },
+  warmup: number,
+  iters: number,
+) {
+  const m = make();
+  try {
+    let last = 0;
+    const ms = await medianMs(
+      () => {
+        last = m.step();
+      },
+      warmup,
+      iters,
+    );
+    if (!Number.isFinite(last)) throw new Error('training step produced a non-finite loss');
+    return ms;
+  } finally {
+    m.dispose();
+  }
+}
+
+export const kernelsSuite: Suite = {
+  name: 'kernels',
+  description:
+    'GEMM GFLOP/s, an MLP training step and a conv-net training step, beside PyTorch CPU',
+  async run(profile): Promise<SuiteResult> {
+    const info = await initBackend();
+    const quick = profile === 'quick';
+    const peerP = runPeer<PeerKernels>('torch_kernels.py', ['--profile', profile]).catch(
+      (e: Error) => {
+        progress(`peer failed: ${e.message}`);
+        return null;
+      },
+    );
+    // Run the peer first and alone, so the two never share the cores.
+    progress(
+      torchVersion()
+        ? `PyTorch peer ${torchVersion()} running`
+        : 'PyTorch peer absent (peer: null)',
+    );
+    const peer = await peerP;
+    const rows: Row[] = [];
+    const add = (
+      name: string,
+      value: number,
+      unit: string,
+      peerValue: number | undefined,
+      note?: string,
+    ) => {
+      const row: Row = {
+        name,
+        value,
+        unit,
+        peer:
+          peer && peerValue !== undefined
+            ? { name: `pytorch-${peer.torch}-1thread`, value: peerValue }
+            : null,
+        ratio: peer ? ratioOf(value, peerValue) : null,
+      };
+      if (note) row.note = note;
+      rows.push(row);
+      progress(
+        `${name}: ${value.toFixed(2)} ${unit}${row.peer ? ` (peer ${row.peer.value.toFixed(2)})` : ''}`,
+      );
+    };
+
+    const gIters = quick ? 10 : 30;
+    add('gemm-512', await gemmGflops(false, false, gIters), 'GFLOP/s', peer?.gemm512);
+    add('gemm-512-tn', await gemmGflops(true, false, gIters), 'GFLOP/s', peer?.gemm512_tn);
+    add('gemm-512-nt', await gemmGflops(false, true, gIters), 'GFLOP/s', peer?.gemm512_nt);
+    add('mlp-step', await timeStep(makeMlpStep, 5, quick ? 20 : 100), 'ms', peer?.mlp_step_ms);
+    add('conv-step', await timeStep(makeConvStep, 2, quick ? 5 : 30), 'ms', peer?.conv_step_ms);
+
+    const notes = [
+      `backend: ${info.summary}`,
+      `dgm.js kernels registered: ${wasmKernelOverrides().join(', ') || 'none'}`,
+    ];
+    if (info.name === 'wasm') {
+      // The same MLP step on the stock wasm kernels, to show what the overrides buy.
+      restoreStockWasmKernels();
+      try {
+        add(
+          'mlp-step-stock-wasm',
+          await timeStep(makeMlpStep, 2, quick ? 5 : 20),
+          'ms',
+          peer?.mlp_step_ms,
+        );
+      } finally {
+        registerWasmKernels();
+      }
+      notes.push(
+        'mlp-step-stock-wasm: the same step with the wasm backend stock kernels (no dgm.js overrides); the stock wasm backend has no Conv2DBackpropFilter, so the conv step cannot train without the overrides.',
+      );
+    }
+    notes.push(
+      peer
+        ? `peer: PyTorch ${peer.torch} CPU, ${peer.threads} thread, run alone before ours in the same process tree`
+        : 'peer: PyTorch not found at /usr/bin/python3 (run apps/bench/scripts/install-peer.sh); peer columns are empty',
+      'timings are medians over the timed iterations after warm-up; a step includes forward, backward, the Adam update and reading the loss',
+    );
+    return {
+      suite: 'kernels',
+      profile,
+      backend: info.name,
+      date: new Date().toISOString(),
+      rows,
+      notes,
+    };
+  },
+};
