@@ -26,7 +26,22 @@ def median_ms(fn, warmup, iters):
     return ts[n // 2] if n % 2 else (ts[n // 2 - 1] + ts[n // 2]) / 2
 
 
-out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+def openblas_core():
+    """The OpenBLAS kernel family in use (e.g. SkylakeX, Haswell), or None."""
+    import ctypes
+
+    for name in ("libopenblas.so.0", "libopenblasp.so.0", "libblas.so.3"):
+        try:
+            lib = ctypes.CDLL(name)
+            fn = lib.openblas_get_corename
+            fn.restype = ctypes.c_char_p
+            return fn().decode()
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas_core": openblas_core()}
 a = torch.randn(512, 512)
 b = torch.randn(512, 512)
 flops = 2 * 512**3

@@ -33,8 +33,14 @@ export async function runPeer<T>(script: string, args: string[]): Promise<T | nu
   if (!torchVersion()) return null;
   const path = fileURLToPath(new URL(`../peers/${script}`, import.meta.url));
   return new Promise((resolve, reject) => {
+    // The peer gets its fastest correct configuration: the machine's OPENBLAS_CORETYPE /
+    // OPENBLAS_L2_SIZE pins (set here for old OpenBLAS builds) are dropped for it, so OpenBLAS
+    // picks its kernel for this CPU; the peer reports which one ran.
+    const env: NodeJS.ProcessEnv = { ...process.env, ...PEER_ENV };
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
     const child = spawn(PYTHON, [path, ...args], {
-      env: { ...process.env, ...PEER_ENV },
+      env,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

@@ -15,6 +15,7 @@ import type { Suite } from './types.js';
 interface PeerKernels {
   torch: string;
   threads: number;
+  blas_core: string | null;
   gemm512: number;
   gemm512_tn: number;
   gemm512_nt: number;
@@ -96,7 +97,7 @@ export function makeConvStep(seed = 0): { step: () => number; dispose: () => voi
         [k2, c[1]!],
         [k3, c[2]!],
       ] as const) {
-        h = tf.relu(tf.add(tf.conv2d(h, k as tf.Tensor4D, 1, 'same'), bias));
+        h = tf.relu(tf.add(tf.conv2d(h, k as tf.Tensor4D, 1, 'same'), bias)) as tf.Tensor4D;
       }
       const logits = tf.add(tf.matMul(tf.reshape(h, [64, -1]), wd), bd);
       return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
@@ -205,7 +206,7 @@ export const kernelsSuite: Suite = {
     }
     notes.push(
       peer
-        ? `peer: PyTorch ${peer.torch} CPU, ${peer.threads} thread, run alone before ours in the same process tree`
+        ? `peer: PyTorch ${peer.torch} CPU, ${peer.threads} thread, OpenBLAS kernel ${peer.blas_core ?? 'unknown'}, run alone before ours (never concurrently)`
         : 'peer: PyTorch not found at /usr/bin/python3 (run apps/bench/scripts/install-peer.sh); peer columns are empty',
       'timings are medians over the timed iterations after warm-up; a step includes forward, backward, the Adam update and reading the loss',
     );
