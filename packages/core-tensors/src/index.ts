@@ -49,3 +49,4 @@ export type {
   Variable,
 } from './tf.js';
 export { tf } from './tf.js';
+export * from './distributions/index.js';
