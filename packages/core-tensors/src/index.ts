@@ -50,3 +50,5 @@ export type {
 } from './tf.js';
 export { tf } from './tf.js';
 export * from './distributions/index.js';
+export * from './nn/index.js';
+export * from './train/index.js';
