@@ -40,13 +40,19 @@ function denseRef(x: number[][], w: number[][], b: number[] | undefined): number
 }
 
 describe('activations', () => {
-  it('match their formulas', () => {
+  it('match their formulas and leak nothing', async () => {
     const xs = [-3, -1, -0.25, 0, 0.5, 2];
     const x = tf.tensor1d(xs);
     for (const name of activationNames) {
       const y = getActivation(name)(x);
       expect(y, name).toBeAllclose(xs.map(REF[name]), { rtol: 1e-5, atol: 1e-6 });
       if (y !== x) y.dispose();
+    }
+    for (const name of activationNames) {
+      await expectNoLeaks(() => {
+        const y = getActivation(name)(x);
+        if (y !== x) y.dispose();
+      }, name);
     }
     x.dispose();
     expect(() => getActivation('swish' as ActivationName)).toThrow(

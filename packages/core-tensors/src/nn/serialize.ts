@@ -56,6 +56,8 @@ export interface StateManifest {
 /** The manifest's file name (internal). */
 export const MANIFEST_FILE = 'model.json';
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 let CRC_TABLE: Uint32Array | undefined;
 
 /**
@@ -120,9 +122,15 @@ export async function encodeState(
   let off = 0;
   for (const [, t] of entries) {
     const vals = await t.data();
-    if (t.dtype === 'int32')
+    if (LITTLE_ENDIAN) {
+      // Float32Array / Int32Array bytes are already little-endian: copy them as they are.
+      data.set(new Uint8Array(vals.buffer, vals.byteOffset, vals.length * 4), off);
+      off += vals.length * 4;
+    } else if (t.dtype === 'int32') {
       for (let i = 0; i < vals.length; i++, off += 4) view.setInt32(off, vals[i]!, true);
-    else for (let i = 0; i < vals.length; i++, off += 4) view.setFloat32(off, vals[i]!, true);
+    } else {
+      for (let i = 0; i < vals.length; i++, off += 4) view.setFloat32(off, vals[i]!, true);
+    }
   }
   const manifest: StateManifest = {
     format: 'dgmjs-state',
@@ -233,7 +241,14 @@ export function decodeState(
   let off = 0;
   for (const w of m.weightsManifest[0].weights) {
     const n = w.shape.reduce((a, b) => a * b, 1);
-    if (w.dtype === 'int32') {
+    if (LITTLE_ENDIAN) {
+      // a fresh, aligned copy (data may be a Node Buffer, whose slice() is a view into a pool)
+      const bytes = new Uint8Array(n * 4);
+      bytes.set(data.subarray(off, off + n * 4));
+      const v = w.dtype === 'int32' ? new Int32Array(bytes.buffer) : new Float32Array(bytes.buffer);
+      tensors[w.name] = tf.tensor(v, w.shape, w.dtype);
+      off += n * 4;
+    } else if (w.dtype === 'int32') {
       const v = new Int32Array(n);
       for (let i = 0; i < n; i++, off += 4) v[i] = view.getInt32(off, true);
       tensors[w.name] = tf.tensor(v, w.shape, 'int32');

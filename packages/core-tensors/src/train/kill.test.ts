@@ -39,7 +39,7 @@ function runChild(dir: string, signal: NodeJS.Signals, killAt: number): Promise<
         join(fixtures, 'child.ts'),
         dir,
         '40',
-        '15',
+        '30', // ms of sleep per step: time for the parent to send the signal mid-run
       ],
       // the child must compute with the same backend as this process for a bit-exact comparison
       {
