@@ -1,6 +1,7 @@
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BackendError } from './errors.js';
 import { registerWasmKernels, wasmKernelOverrides } from './kernels/index.js';
+import { loadNativeKernels, nativeKernelsStatus } from './kernels/native.js';
 import { tf } from './tf.js';
 
 /** The backends dgm.js can run on, in order of preference. */
@@ -63,6 +64,7 @@ async function tryWasm(): Promise<string | null> {
   try {
     await locateWasmFiles();
     registerWasmKernels();
+    await loadNativeKernels();
     if (!(await tf.setBackend('wasm'))) return 'wasm backend failed to initialise';
     return null;
   } catch (e) {
@@ -80,10 +82,13 @@ async function choose(forced: BackendName | undefined): Promise<BackendInfo> {
     else why = (await tf.setBackend('cpu')) ? null : 'cpu backend failed to initialise';
     if (why === null) {
       await tf.ready();
-      const overrides = name === 'wasm' ? wasmKernelOverrides() : [];
+      const native = name === 'wasm' ? nativeKernelsStatus() : null;
+      const overrides =
+        name === 'wasm' ? [...new Set([...wasmKernelOverrides(), ...native!.kernels])] : [];
       const extra = overrides.length ? ` (+ ${overrides.length} dgm.js kernels)` : '';
       const note = skipped.length ? `; skipped: ${skipped.join('; ')}` : '';
-      return { name, overrides, summary: `dgm.js backend: ${name}${extra}${note}` };
+      const nativeNote = native ? `; ${native.summary}` : '';
+      return { name, overrides, summary: `dgm.js backend: ${name}${extra}${nativeNote}${note}` };
     }
     if (forced)
       throw new BackendError(`initBackend: the forced backend '${name}' is unavailable: ${why}.`);

@@ -18,6 +18,7 @@ export {
   restoreStockWasmKernels,
   wasmKernelOverrides,
 } from './kernels/index.js';
+export * from './kernels/native.js';
 export type { ClampedUniformOptions, CustomGradResult } from './numerics.js';
 export {
   clampedUniform,

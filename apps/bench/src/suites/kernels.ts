@@ -1,10 +1,13 @@
 import {
   initBackend,
+  loadNativeKernels,
+  nativeKernelsStatus,
   Rng,
   registerWasmKernels,
   restoreStockWasmKernels,
   softplus,
   tf,
+  unloadNativeKernels,
   wasmKernelOverrides,
 } from '@dgmjs/core-tensors';
 import { runPeer, torchVersion } from '../peer.js';
@@ -177,18 +180,68 @@ export const kernelsSuite: Suite = {
     };
 
     const gIters = quick ? 10 : 30;
-    add('gemm-512', await gemmGflops(false, false, gIters), 'GFLOP/s', peer?.gemm512);
-    add('gemm-512-tn', await gemmGflops(true, false, gIters), 'GFLOP/s', peer?.gemm512_tn);
-    add('gemm-512-nt', await gemmGflops(false, true, gIters), 'GFLOP/s', peer?.gemm512_nt);
-    add('mlp-step', await timeStep(makeMlpStep, 5, quick ? 20 : 100), 'ms', peer?.mlp_step_ms);
-    add('conv-step', await timeStep(makeConvStep, 2, quick ? 5 : 30), 'ms', peer?.conv_step_ms);
+    const native = info.name === 'wasm' ? nativeKernelsStatus() : null;
+    // The default rows run on what initBackend chose: native kernels when they loaded.
+    const kernelsNote = native?.loaded ? 'native kernels (OpenBLAS)' : undefined;
+    const addDefault = (name: string, value: number, unit: string, peerValue?: number) =>
+      add(name, value, unit, peerValue, kernelsNote);
+    addDefault('gemm-512', await gemmGflops(false, false, gIters), 'GFLOP/s', peer?.gemm512);
+    addDefault('gemm-512-tn', await gemmGflops(true, false, gIters), 'GFLOP/s', peer?.gemm512_tn);
+    addDefault('gemm-512-nt', await gemmGflops(false, true, gIters), 'GFLOP/s', peer?.gemm512_nt);
+    addDefault(
+      'mlp-step',
+      await timeStep(makeMlpStep, 5, quick ? 20 : 100),
+      'ms',
+      peer?.mlp_step_ms,
+    );
+    addDefault(
+      'conv-step',
+      await timeStep(makeConvStep, 2, quick ? 5 : 30),
+      'ms',
+      peer?.conv_step_ms,
+    );
 
     const notes = [
       `backend: ${info.summary}`,
       `dgm.js kernels registered: ${wasmKernelOverrides().join(', ') || 'none'}`,
     ];
+    if (native) notes.push(`${native.summary}; DGM_NATIVE=0 turns them off`);
+    if (native?.loaded) {
+      // The same workloads on dgm.js's TypeScript kernels (what runs without the addon).
+      unloadNativeKernels();
+      try {
+        const ts = 'TypeScript kernels (native unloaded)';
+        add(
+          'gemm-512-ts-kernels',
+          await gemmGflops(false, false, gIters),
+          'GFLOP/s',
+          peer?.gemm512,
+          ts,
+        );
+        add(
+          'mlp-step-ts-kernels',
+          await timeStep(makeMlpStep, 5, quick ? 20 : 100),
+          'ms',
+          peer?.mlp_step_ms,
+          ts,
+        );
+        add(
+          'conv-step-ts-kernels',
+          await timeStep(makeConvStep, 2, quick ? 5 : 30),
+          'ms',
+          peer?.conv_step_ms,
+          ts,
+        );
+      } finally {
+        await loadNativeKernels();
+      }
+      notes.push(
+        'gemm-512 / mlp-step / conv-step ran on the native kernels; the *-ts-kernels rows are the same workloads on the TypeScript kernels that run when the addon or OpenBLAS is missing.',
+      );
+    }
     if (info.name === 'wasm') {
       // The same MLP step on the stock wasm kernels, to show what the overrides buy.
+      unloadNativeKernels();
       restoreStockWasmKernels();
       try {
         add(
@@ -199,6 +252,7 @@ export const kernelsSuite: Suite = {
         );
       } finally {
         registerWasmKernels();
+        await loadNativeKernels();
       }
       notes.push(
         'mlp-step-stock-wasm: the same step with the wasm backend stock kernels (no dgm.js overrides); the stock wasm backend has no Conv2DBackpropFilter, so the conv step cannot train without the overrides.',

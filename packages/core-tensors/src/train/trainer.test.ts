@@ -141,6 +141,28 @@ describe('Trainer: checkpoints and resume', () => {
     }
   });
 
+  it('fit() again after an abort continues the same run', async () => {
+    const full = toyTrainer({ maxSteps: 12 });
+    await full.trainer.fit();
+    const ctl = new AbortController();
+    const t = toyTrainer({
+      maxSteps: 12,
+      store: new MemoryCheckpointStore(),
+      signal: ctl.signal,
+      onStep: (i) => {
+        if (i.step === 6) ctl.abort();
+      },
+    });
+    expect((await t.trainer.fit()).stopReason).toBe('aborted');
+    const r = await t.trainer.fit({ signal: new AbortController().signal });
+    expect(r.step).toBe(12);
+    expect(paramValues(t.net)).toEqual(paramValues(full.net));
+    for (const x of [full, t]) {
+      x.net.dispose();
+      x.optimizer.dispose();
+    }
+  });
+
   it('writes model + Adam state, keeps the last K, and loadModule reads a checkpoint', async () => {
     const dir = join(root, 'keep');
     const t = toyTrainer({ maxSteps: 12, dir, every: 2, keep: 2 });

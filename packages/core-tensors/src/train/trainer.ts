@@ -477,6 +477,7 @@ export class Trainer<B> {
   private log: JsonlLog | undefined;
   private stepsPerEpoch: number | undefined;
   private warnedOptimizer = false;
+  private prepared = false;
 
   constructor(opts: TrainerOptions<B>) {
     if (!opts || typeof opts !== 'object') throw new ValueError('Trainer: options are required.');
@@ -542,17 +543,19 @@ export class Trainer<B> {
   }
 
   /**
-   * Runs training until the budget is spent, early stopping triggers, or `signal` aborts.
+   * Runs training until the budget is spent, early stopping triggers, or `signal` aborts
+   * (`opts.signal`, else the constructor's; an aborted signal stops before the first step).
+   * Calling `fit` again after an abort continues the same run.
    * Throws a {@link NonFiniteError} when the non-finite guard gives up and a
    * {@link MemoryLeakError} when tensors leak across steps (with `memoryCheck: 'throw'`).
    */
-  async fit(): Promise<TrainResult> {
+  async fit(opts: { signal?: AbortSignal } = {}): Promise<TrainResult> {
     if (this.running) throw new ValueError('Trainer.fit: this trainer is already running.');
     this.running = true;
     this.sessionStart = now();
     this.reporter = new ProgressReporter(this.opts.progress ?? {});
     const internal = new AbortController();
-    const userSignal = this.opts.signal;
+    const userSignal = opts.signal ?? this.opts.signal;
     const onUserAbort = () => internal.abort();
     if (userSignal?.aborted) internal.abort();
     userSignal?.addEventListener('abort', onUserAbort);
@@ -590,6 +593,9 @@ export class Trainer<B> {
   }
 
   private async prepare(): Promise<void> {
+    // A second fit() on the same trainer (after an abort) continues from the trainer's own
+    // state: nothing to restore, and its own checkpoints are not another run's.
+    if (this.prepared) return;
     const { resume } = this.opts;
     if (this.store instanceof DirectoryCheckpointStore) await this.store.recover();
     if (typeof resume === 'string') {
@@ -639,6 +645,7 @@ export class Trainer<B> {
       this.log = new JsonlLog(this.opts.logFile);
       await this.log.open(this.resumedFrom ? this._step : undefined);
     }
+    this.prepared = true;
   }
 
   private openEpoch(epoch: number): Iterator<B> | AsyncIterator<B> {

@@ -1,0 +1,583 @@
+/*
+ * dgm.js native kernels: single-precision GEMM and NHWC convolutions (im2col / col2im + GEMM)
+ * over OpenBLAS, exposed to Node through N-API. Every function works in place on Float32Arrays
+ * (for dgm.js: views on the tfjs wasm heap), so no tensor data is copied between JS and C.
+ *
+ * Safety: every array argument is checked against the extents the call will touch before any
+ * memory is read or written; a mismatch throws a RangeError instead of corrupting memory.
+ *
+ * Threads: the GEMMs run on OpenBLAS's thread count (setNumThreads, default 1 as set by the
+ * JS loader); the im2col / col2im loops run on the calling thread. The scratch buffer is per
+ * N-API environment (per worker thread), so workers never share it.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DGM_KERNELS_VERSION "1"
+
+/* ------------------------------------------------------------------------------------------ */
+/* N-API helpers                                                                              */
+
+#define CHECK_NAPI(env, call)                                  \
+  do {                                                         \
+    if ((call) != napi_ok) {                                   \
+      napi_throw_error((env), NULL, "dgm_kernels: " #call);    \
+      return NULL;                                             \
+    }                                                          \
+  } while (0)
+
+static napi_value throw_range(napi_env env, const char* msg) {
+  napi_throw_range_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char* msg) {
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+/* Reads argument i as a Float32Array: data pointer and element count. Returns 0 on success. */
+static int arg_f32(napi_env env, napi_value v, float** data, size_t* len) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return -1;
+  napi_typedarray_type type;
+  void* ptr = NULL;
+  size_t length = 0;
+  napi_value ab;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) != napi_ok) return -1;
+  if (type != napi_float32_array) return -1;
+  *data = (float*)ptr;
+  *len = length;
+  return 0;
+}
+
+/* A Float32Array or null/undefined (returns 1 for null). */
+static int arg_f32_or_null(napi_env env, napi_value v, float** data, size_t* len) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t == napi_null || t == napi_undefined) {
+    *data = NULL;
+    *len = 0;
+    return 1;
+  }
+  return arg_f32(env, v, data, len);
+}
+
+static int arg_i32s(napi_env env, napi_value v, const int32_t** data, size_t* len) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return -1;
+  napi_typedarray_type type;
+  void* ptr = NULL;
+  napi_value ab;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &offset) != napi_ok) return -1;
+  if (type != napi_int32_array) return -1;
+  *data = (const int32_t*)ptr;
+  return 0;
+}
+
+static int arg_int(napi_env env, napi_value v, int64_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return -1;
+  if (!(d >= -9.0e15 && d <= 9.0e15) || d != floor(d)) return -1;
+  *out = (int64_t)d;
+  return 0;
+}
+
+static int arg_double(napi_env env, napi_value v, double* out) {
+  return napi_get_value_double(env, v, out) == napi_ok ? 0 : -1;
+}
+
+static int arg_bool(napi_env env, napi_value v, bool* out) {
+  napi_value b;
+  if (napi_coerce_to_bool(env, v, &b) != napi_ok) return -1;
+  return napi_get_value_bool(env, b, out) == napi_ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Per-environment scratch                                                                    */
+
+typedef struct {
+  float* buf;
+  size_t cap; /* floats */
+} Scratch;
+
+static void scratch_finalize(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)hint;
+  Scratch* s = (Scratch*)data;
+  if (s) {
+    free(s->buf);
+    free(s);
+  }
+}
+
+static float* scratch_get(napi_env env, size_t n) {
+  Scratch* s = NULL;
+  if (napi_get_instance_data(env, (void**)&s) != napi_ok || s == NULL) return NULL;
+  if (s->cap < n) {
+    free(s->buf);
+    s->buf = NULL;
+    s->cap = 0;
+    void* p = NULL;
+    if (posix_memalign(&p, 64, n * sizeof(float)) != 0) return NULL;
+    s->buf = (float*)p;
+    s->cap = n;
+  }
+  return s->buf;
+}
+
+/* Rows of the im2col matrix processed per GEMM: keeps a chunk (rows x K floats) in L2. */
+static size_t chunk_floats = 131072;
+
+static int64_t chunk_rows(int64_t K, int64_t M) {
+  int64_t rows = (int64_t)chunk_floats / (K > 0 ? K : 1);
+  if (rows < 32) rows = 32;
+  rows = (rows + 7) / 8 * 8;
+  return rows < M ? rows : M;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* GEMM                                                                                       */
+
+/* Elements a row-major (rows x cols, leading dimension ld) operand spans; 0 when empty. */
+static int64_t span(int64_t rows, int64_t cols, int64_t ld) {
+  if (rows <= 0 || cols <= 0) return 0;
+  return (rows - 1) * ld + cols;
+}
+
+static void scale_matrix(float* c, int64_t m, int64_t n, int64_t ldc, float beta) {
+  for (int64_t i = 0; i < m; i++) {
+    float* row = c + i * ldc;
+    if (beta == 0.0f)
+      memset(row, 0, (size_t)n * sizeof(float));
+    else
+      for (int64_t j = 0; j < n; j++) row[j] *= beta;
+  }
+}
+
+static void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                 int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    scale_matrix(c, m, n, ldc, beta);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
+              (blasint)ldc);
+}
+
+/*
+ * sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc
+ *       [, strideA, batchA, strideB, batchB, strideC, batch])
+ * C_i = alpha op(A_{i % batchA}) op(B_{i % batchB}) + beta C_i for i < batch (row-major).
+ */
+static napi_value js_sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 19;
+  napi_value argv[19];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 13 && argc != 19)
+    return throw_type(env, "sgemm: expected 13 arguments (or 19 with batch strides)");
+  bool ta, tb;
+  int64_t m, n, k, lda, ldb, ldc;
+  int64_t stride_a = 0, batch_a = 1, stride_b = 0, batch_b = 1, stride_c = 0, batch = 1;
+  double alpha, beta;
+  float *a, *b, *c;
+  size_t la, lb, lc;
+  if (arg_bool(env, argv[0], &ta) || arg_bool(env, argv[1], &tb))
+    return throw_type(env, "sgemm: transA/transB must be booleans");
+  if (arg_int(env, argv[2], &m) || arg_int(env, argv[3], &n) || arg_int(env, argv[4], &k) ||
+      arg_int(env, argv[7], &lda) || arg_int(env, argv[9], &ldb) || arg_int(env, argv[12], &ldc))
+    return throw_type(env, "sgemm: m, n, k, lda, ldb, ldc must be integers");
+  if (arg_double(env, argv[5], &alpha) || arg_double(env, argv[10], &beta))
+    return throw_type(env, "sgemm: alpha and beta must be numbers");
+  if (arg_f32(env, argv[6], &a, &la) || arg_f32(env, argv[8], &b, &lb) ||
+      arg_f32(env, argv[11], &c, &lc))
+    return throw_type(env, "sgemm: a, b and c must be Float32Arrays");
+  if (argc == 19) {
+    if (arg_int(env, argv[13], &stride_a) || arg_int(env, argv[14], &batch_a) ||
+        arg_int(env, argv[15], &stride_b) || arg_int(env, argv[16], &batch_b) ||
+        arg_int(env, argv[17], &stride_c) || arg_int(env, argv[18], &batch))
+      return throw_type(env, "sgemm: batch strides and counts must be integers");
+  }
+  if (m < 0 || n < 0 || k < 0 || batch < 0 || batch_a < 1 || batch_b < 1 || stride_a < 0 ||
+      stride_b < 0 || stride_c < 0)
+    return throw_range(env, "sgemm: negative size, stride or batch count");
+  if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX || lda > INT32_MAX || ldb > INT32_MAX ||
+      ldc > INT32_MAX)
+    return throw_range(env, "sgemm: a dimension exceeds the BLAS integer range");
+  const int64_t ar = ta ? k : m, ac = ta ? m : k;
+  const int64_t br = tb ? n : k, bc = tb ? k : n;
+  if (lda < (ac > 1 ? ac : 1) || ldb < (bc > 1 ? bc : 1) || ldc < (n > 1 ? n : 1))
+    return throw_range(env, "sgemm: a leading dimension is smaller than its row length");
+  if (batch == 0 || m == 0 || n == 0) return NULL;
+  const int64_t na = batch_a < batch ? batch_a : batch;
+  const int64_t nb = batch_b < batch ? batch_b : batch;
+  if (k > 0 && ((na - 1) * stride_a + span(ar, ac, lda) > (int64_t)la ||
+                (nb - 1) * stride_b + span(br, bc, ldb) > (int64_t)lb))
+    return throw_range(env, "sgemm: a or b is shorter than its shape and strides require");
+  if ((batch - 1) * stride_c + span(m, n, ldc) > (int64_t)lc)
+    return throw_range(env, "sgemm: c is shorter than its shape and strides require");
+  for (int64_t i = 0; i < batch; i++) {
+    gemm(ta, tb, m, n, k, (float)alpha, a + (i % batch_a) * stride_a, lda,
+         b + (i % batch_b) * stride_b, ldb, (float)beta, c + i * stride_c, ldc);
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bias + activation                                                                          */
+
+enum { ACT_LINEAR = 0, ACT_RELU = 1, ACT_RELU6 = 2, ACT_ELU = 3, ACT_SIGMOID = 4, ACT_LEAKY = 5 };
+
+static void activate_row(float* restrict r, int64_t n, int act, float alpha) {
+  switch (act) {
+    case ACT_RELU:
+      for (int64_t j = 0; j < n; j++) r[j] = r[j] > 0.0f ? r[j] : 0.0f;
+      break;
+    case ACT_RELU6:
+      for (int64_t j = 0; j < n; j++) r[j] = r[j] < 0.0f ? 0.0f : (r[j] > 6.0f ? 6.0f : r[j]);
+      break;
+    case ACT_ELU:
+      for (int64_t j = 0; j < n; j++) r[j] = r[j] >= 0.0f ? r[j] : expm1f(r[j]);
+      break;
+    case ACT_SIGMOID:
+      for (int64_t j = 0; j < n; j++) r[j] = 1.0f / (1.0f + expf(-r[j]));
+      break;
+    case ACT_LEAKY:
+      for (int64_t j = 0; j < n; j++) r[j] = r[j] < 0.0f ? alpha * r[j] : r[j];
+      break;
+    default:
+      break;
+  }
+}
+
+/*
+ * biasActivation(c, rows, cols, bias | null, activation, alpha): in place on the rows x cols
+ * matrix c, adds bias (length cols: one per column; or rows * cols: elementwise) then applies
+ * the activation (0 linear, 1 relu, 2 relu6, 3 elu, 4 sigmoid, 5 leakyrelu with slope alpha).
+ */
+static napi_value js_bias_activation(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 6) return throw_type(env, "biasActivation: expected 6 arguments");
+  float *c, *bias;
+  size_t lc, lbias;
+  int64_t rows, cols, act;
+  double alpha;
+  if (arg_f32(env, argv[0], &c, &lc)) return throw_type(env, "biasActivation: c must be a Float32Array");
+  if (arg_int(env, argv[1], &rows) || arg_int(env, argv[2], &cols) || arg_int(env, argv[4], &act))
+    return throw_type(env, "biasActivation: rows, cols and activation must be integers");
+  if (arg_double(env, argv[5], &alpha)) return throw_type(env, "biasActivation: alpha must be a number");
+  int nb = arg_f32_or_null(env, argv[3], &bias, &lbias);
+  if (nb < 0) return throw_type(env, "biasActivation: bias must be a Float32Array or null");
+  if (rows < 0 || cols < 0 || act < 0 || act > ACT_LEAKY)
+    return throw_range(env, "biasActivation: bad size or activation code");
+  if ((int64_t)lc < rows * cols) return throw_range(env, "biasActivation: c is too short");
+  const bool full = bias && (int64_t)lbias == rows * cols && rows != 1;
+  if (bias && !full && (int64_t)lbias != cols)
+    return throw_range(env, "biasActivation: bias length must be cols or rows * cols");
+  for (int64_t i = 0; i < rows; i++) {
+    float* restrict r = c + i * cols;
+    if (bias) {
+      const float* restrict bb = full ? bias + i * cols : bias;
+      for (int64_t j = 0; j < cols; j++) r[j] += bb[j];
+    }
+    activate_row(r, cols, (int)act, (float)alpha);
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Convolutions (NHWC input, HWIO filter, NHWC output)                                         */
+
+typedef struct {
+  int64_t n, h, w, ci, oh, ow, co, kh, kw, sh, sw, dh, dw, pt, pl;
+} Geom;
+
+static const char* read_geom(napi_env env, napi_value v, Geom* g) {
+  const int32_t* p;
+  size_t len;
+  if (arg_i32s(env, v, &p, &len) || len != 15)
+    return "geometry must be an Int32Array of 15 values [n, h, w, cin, outH, outW, cout, kh, kw, "
+           "strideH, strideW, dilationH, dilationW, padTop, padLeft]";
+  *g = (Geom){p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13],
+              p[14]};
+  if (g->n < 0 || g->h < 0 || g->w < 0 || g->ci < 0 || g->oh < 0 || g->ow < 0 || g->co < 0 ||
+      g->kh < 1 || g->kw < 1 || g->sh < 1 || g->sw < 1 || g->dh < 1 || g->dw < 1 || g->pt < 0 ||
+      g->pl < 0)
+    return "geometry has a negative size or pad, or a zero kernel, stride or dilation";
+  return NULL;
+}
+
+/* True when the convolution is a plain matrix product (1x1 filter, stride 1, no padding). */
+static bool is_pointwise(const Geom* g) {
+  return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
+         g->oh == g->h && g->ow == g->w;
+}
+
+/* Rows r0 .. r0+nr-1 (output pixels) of the im2col matrix, each kh*kw*ci long. */
+static void im2col(const float* restrict x, float* restrict col, const Geom* g, int64_t r0,
+                   int64_t nr) {
+  const int64_t ci = g->ci, kw = g->kw, K = g->kh * kw * ci, hw = g->oh * g->ow;
+  int64_t n = r0 / hw, rem = r0 % hw, oh = rem / g->ow, ow = rem % g->ow;
+  for (int64_t r = 0; r < nr; r++) {
+    float* dst = col + r * K;
+    const float* xn = x + n * g->h * g->w * ci;
+    const int64_t ih0 = oh * g->sh - g->pt, iw0 = ow * g->sw - g->pl;
+    const bool row_inside = g->dw == 1 && iw0 >= 0 && iw0 + kw <= g->w;
+    for (int64_t i = 0; i < g->kh; i++) {
+      const int64_t ih = ih0 + i * g->dh;
+      float* d = dst + i * kw * ci;
+      if (ih < 0 || ih >= g->h) {
+        memset(d, 0, (size_t)(kw * ci) * sizeof(float));
+        continue;
+      }
+      const float* xrow = xn + ih * g->w * ci;
+      if (row_inside) {
+        memcpy(d, xrow + iw0 * ci, (size_t)(kw * ci) * sizeof(float));
+        continue;
+      }
+      for (int64_t j = 0; j < kw; j++) {
+        const int64_t iw = iw0 + j * g->dw;
+        if (iw < 0 || iw >= g->w)
+          memset(d + j * ci, 0, (size_t)ci * sizeof(float));
+        else
+          memcpy(d + j * ci, xrow + iw * ci, (size_t)ci * sizeof(float));
+      }
+    }
+    if (++ow == g->ow) {
+      ow = 0;
+      if (++oh == g->oh) {
+        oh = 0;
+        n++;
+      }
+    }
+  }
+}
+
+static inline void add_run(float* restrict d, const float* restrict s, int64_t len) {
+  for (int64_t c = 0; c < len; c++) d[c] += s[c];
+}
+
+/* Scatter-adds rows r0 .. r0+nr-1 of a column matrix into the NHWC image dx. */
+static void col2im(const float* restrict col, float* restrict dx, const Geom* g, int64_t r0,
+                   int64_t nr) {
+  const int64_t ci = g->ci, kw = g->kw, K = g->kh * kw * ci, hw = g->oh * g->ow;
+  int64_t n = r0 / hw, rem = r0 % hw, oh = rem / g->ow, ow = rem % g->ow;
+  for (int64_t r = 0; r < nr; r++) {
+    const float* src = col + r * K;
+    float* xn = dx + n * g->h * g->w * ci;
+    const int64_t ih0 = oh * g->sh - g->pt, iw0 = ow * g->sw - g->pl;
+    const bool row_inside = g->dw == 1 && iw0 >= 0 && iw0 + kw <= g->w;
+    for (int64_t i = 0; i < g->kh; i++) {
+      const int64_t ih = ih0 + i * g->dh;
+      if (ih < 0 || ih >= g->h) continue;
+      const float* s = src + i * kw * ci;
+      float* xrow = xn + ih * g->w * ci;
+      if (row_inside) {
+        add_run(xrow + iw0 * ci, s, kw * ci);
+        continue;
+      }
+      for (int64_t j = 0; j < kw; j++) {
+        const int64_t iw = iw0 + j * g->dw;
+        if (iw >= 0 && iw < g->w) add_run(xrow + iw * ci, s + j * ci, ci);
+      }
+    }
+    if (++ow == g->ow) {
+      ow = 0;
+      if (++oh == g->oh) {
+        oh = 0;
+        n++;
+      }
+    }
+  }
+}
+
+typedef enum { CONV_FWD, CONV_BWD_FILTER, CONV_BWD_INPUT } ConvKind;
+
+/*
+ * conv2d(x, filter, y, geometry)                y = conv(x, filter)
+ * conv2dBackpropFilter(x, dy, dfilter, geometry) dfilter = d(sum dy * y)/d filter
+ * conv2dBackpropInput(dy, filter, dx, geometry)  dx = d(sum dy * y)/d x
+ * All arrays NHWC / HWIO float32; outputs are overwritten.
+ */
+static napi_value conv_common(napi_env env, napi_callback_info info, ConvKind kind) {
+  static const char* names[] = {"conv2d", "conv2dBackpropFilter", "conv2dBackpropInput"};
+  const char* name = names[kind];
+  char msg[256];
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 4) {
+    snprintf(msg, sizeof msg, "%s: expected 4 arguments", name);
+    return throw_type(env, msg);
+  }
+  float *p0, *p1, *p2;
+  size_t l0, l1, l2;
+  if (arg_f32(env, argv[0], &p0, &l0) || arg_f32(env, argv[1], &p1, &l1) ||
+      arg_f32(env, argv[2], &p2, &l2)) {
+    snprintf(msg, sizeof msg, "%s: the first three arguments must be Float32Arrays", name);
+    return throw_type(env, msg);
+  }
+  Geom g;
+  const char* err = read_geom(env, argv[3], &g);
+  if (err) {
+    snprintf(msg, sizeof msg, "%s: %s", name, err);
+    return throw_range(env, msg);
+  }
+  const int64_t xs = g.n * g.h * g.w * g.ci, ws = g.kh * g.kw * g.ci * g.co,
+                ys = g.n * g.oh * g.ow * g.co;
+  int64_t need0, need1, need2;
+  switch (kind) {
+    case CONV_FWD: need0 = xs, need1 = ws, need2 = ys; break;
+    case CONV_BWD_FILTER: need0 = xs, need1 = ys, need2 = ws; break;
+    default: need0 = ys, need1 = ws, need2 = xs; break;
+  }
+  if ((int64_t)l0 != need0 || (int64_t)l1 != need1 || (int64_t)l2 != need2) {
+    snprintf(msg, sizeof msg,
+             "%s: array lengths %zu, %zu, %zu do not match the geometry (expected %lld, %lld, %lld)",
+             name, l0, l1, l2, (long long)need0, (long long)need1, (long long)need2);
+    return throw_range(env, msg);
+  }
+  if (g.kh * g.kw * g.ci > INT32_MAX || g.co > INT32_MAX || g.n * g.oh * g.ow > INT32_MAX)
+    return throw_range(env, "convolution too large for the BLAS integer range");
+  const int64_t K = g.kh * g.kw * g.ci, M = g.n * g.oh * g.ow, co = g.co;
+  if (need2 == 0) return NULL;
+  if (kind == CONV_BWD_INPUT) memset(p2, 0, (size_t)need2 * sizeof(float));
+  if (M == 0 || K == 0 || co == 0) {
+    if (kind != CONV_BWD_INPUT) memset(p2, 0, (size_t)need2 * sizeof(float));
+    return NULL;
+  }
+  if (is_pointwise(&g)) {
+    /* The input is its own im2col matrix (M x ci). */
+    if (kind == CONV_FWD)
+      gemm(false, false, M, co, K, 1.0f, p0, K, p1, co, 0.0f, p2, co);
+    else if (kind == CONV_BWD_FILTER)
+      gemm(true, false, K, co, M, 1.0f, p0, K, p1, co, 0.0f, p2, co);
+    else
+      gemm(false, true, M, K, co, 1.0f, p0, co, p1, co, 0.0f, p2, K);
+    return NULL;
+  }
+  const int64_t rows = chunk_rows(K, M);
+  float* col = scratch_get(env, (size_t)(rows * K));
+  if (!col) {
+    napi_throw_error(env, NULL, "dgm_kernels: out of memory for the im2col buffer");
+    return NULL;
+  }
+  for (int64_t r0 = 0; r0 < M; r0 += rows) {
+    const int64_t nr = M - r0 < rows ? M - r0 : rows;
+    switch (kind) {
+      case CONV_FWD:
+        im2col(p0, col, &g, r0, nr);
+        gemm(false, false, nr, co, K, 1.0f, col, K, p1, co, 0.0f, p2 + r0 * co, co);
+        break;
+      case CONV_BWD_FILTER:
+        im2col(p0, col, &g, r0, nr);
+        gemm(true, false, K, co, nr, 1.0f, col, K, p1 + r0 * co, co, r0 == 0 ? 0.0f : 1.0f, p2,
+             co);
+        break;
+      default:
+        gemm(false, true, nr, K, co, 1.0f, p0 + r0 * co, co, p1, co, 0.0f, col, K);
+        col2im(col, p2, &g, r0, nr);
+        break;
+    }
+  }
+  return NULL;
+}
+
+static napi_value js_conv2d(napi_env env, napi_callback_info info) {
+  return conv_common(env, info, CONV_FWD);
+}
+static napi_value js_conv2d_bwd_filter(napi_env env, napi_callback_info info) {
+  return conv_common(env, info, CONV_BWD_FILTER);
+}
+static napi_value js_conv2d_bwd_input(napi_env env, napi_callback_info info) {
+  return conv_common(env, info, CONV_BWD_INPUT);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Threads, tuning, info                                                                      */
+
+static napi_value js_set_num_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t n;
+  if (argc != 1 || arg_int(env, argv[0], &n) || n < 1 || n > 1024)
+    return throw_range(env, "setNumThreads: expected an integer from 1 to 1024");
+  openblas_set_num_threads((int)n);
+  return NULL;
+}
+
+static napi_value js_get_num_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  CHECK_NAPI(env, napi_create_int32(env, openblas_get_num_threads(), &out));
+  return out;
+}
+
+/* setChunkFloats(n): im2col chunk size in floats (tuning; default 131072). Returns the old one. */
+static napi_value js_set_chunk_floats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t n;
+  if (argc != 1 || arg_int(env, argv[0], &n) || n < 1024 || n > (1 << 26))
+    return throw_range(env, "setChunkFloats: expected an integer from 1024 to 2^26");
+  napi_value out;
+  CHECK_NAPI(env, napi_create_double(env, (double)chunk_floats, &out));
+  chunk_floats = (size_t)n;
+  return out;
+}
+
+static napi_value js_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value obj, v;
+  CHECK_NAPI(env, napi_create_object(env, &obj));
+  const char* core = openblas_get_corename();
+  const char* config = openblas_get_config();
+  CHECK_NAPI(env, napi_create_string_utf8(env, core ? core : "unknown", NAPI_AUTO_LENGTH, &v));
+  CHECK_NAPI(env, napi_set_named_property(env, obj, "corename", v));
+  CHECK_NAPI(env, napi_create_string_utf8(env, config ? config : "unknown", NAPI_AUTO_LENGTH, &v));
+  CHECK_NAPI(env, napi_set_named_property(env, obj, "config", v));
+  CHECK_NAPI(env, napi_create_int32(env, openblas_get_num_threads(), &v));
+  CHECK_NAPI(env, napi_set_named_property(env, obj, "threads", v));
+  CHECK_NAPI(env, napi_create_string_utf8(env, DGM_KERNELS_VERSION, NAPI_AUTO_LENGTH, &v));
+  CHECK_NAPI(env, napi_set_named_property(env, obj, "abi", v));
+  return obj;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  Scratch* s = (Scratch*)calloc(1, sizeof(Scratch));
+  if (!s || napi_set_instance_data(env, s, scratch_finalize, NULL) != napi_ok) {
+    free(s);
+    napi_throw_error(env, NULL, "dgm_kernels: could not allocate instance data");
+    return NULL;
+  }
+  napi_property_descriptor props[] = {
+      {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"biasActivation", NULL, js_bias_activation, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2d", NULL, js_conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2dBackpropFilter", NULL, js_conv2d_bwd_filter, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2dBackpropInput", NULL, js_conv2d_bwd_input, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setNumThreads", NULL, js_set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getNumThreads", NULL, js_get_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setChunkFloats", NULL, js_set_chunk_floats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"info", NULL, js_info, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,265 @@
+/**
+ * @dgmjs/kernels-native: optional native kernels for dgm.js. A small N-API addon over OpenBLAS:
+ * single-precision GEMM and NHWC convolutions (im2col / col2im + GEMM) that read and write
+ * Float32Arrays in place (zero copy). Node only; the addon is built on demand with
+ * `pnpm --filter @dgmjs/kernels-native build:native` (or `npx dgm-kernels-native-build`) and
+ * needs OpenBLAS (Debian: `libopenblas-dev`). Nothing here imports TensorFlow.js;
+ * `@dgmjs/core-tensors` registers these kernels over the wasm backend when they load.
+ *
+ * @example
+ * ```ts
+ * import { loadNative, nativeStatus } from '@dgmjs/kernels-native';
+ * const k = loadNative();
+ * if (!k) console.log(nativeStatus().reason);
+ * else {
+ *   const a = new Float32Array([1, 2, 3, 4]); // 2x2, row-major
+ *   const c = new Float32Array(4);
+ *   k.sgemm(false, false, 2, 2, 2, 1, a, 2, a, 2, 0, c, 2); // c = a a
+ * }
+ * ```
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** Activation codes of {@link NativeKernels.biasActivation}. */
+export const Activation = {
+  linear: 0,
+  relu: 1,
+  relu6: 2,
+  elu: 3,
+  sigmoid: 4,
+  leakyrelu: 5,
+} as const;
+
+/** An activation name {@link NativeKernels.biasActivation} applies natively. */
+export type ActivationName = keyof typeof Activation;
+
+/** What the addon reports about itself and its BLAS. */
+export interface NativeInfo {
+  /** OpenBLAS kernel family in use (e.g. `Haswell`, `SkylakeX`); follows `OPENBLAS_CORETYPE`. */
+  readonly corename: string;
+  /** OpenBLAS build configuration string. */
+  readonly config: string;
+  /** BLAS threads used by each GEMM. */
+  readonly threads: number;
+  /** Version of the addon's calling convention. */
+  readonly abi: string;
+}
+
+/**
+ * The native functions. Matrices are row-major Float32Arrays (any view, e.g. on a wasm heap);
+ * every extent is checked against the array lengths first (a mismatch throws a `RangeError`).
+ */
+export interface NativeKernels {
+  /**
+   * `C = alpha op(A) op(B) + beta C` (row-major; `op` transposes when `transA`/`transB`).
+   * `op(A)` is m x k, `op(B)` is k x n, `C` is m x n; `lda`, `ldb`, `ldc` are row strides.
+   * The optional tail runs `batch` products: matrix i uses `A + (i % batchA) * strideA`,
+   * `B + (i % batchB) * strideB` and `C + i * strideC` (batchA/batchB = 1 broadcasts).
+   */
+  sgemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
+    ...batch: [] | [number, number, number, number, number, number]
+  ): void;
+  /**
+   * In place on the rows x cols matrix `c`: adds `bias` (length `cols`, one per column, or
+   * `rows * cols`, elementwise; `null` for none), then applies `activation` (see
+   * {@link Activation}; `alpha` is the leaky-relu slope).
+   */
+  biasActivation(
+    c: Float32Array,
+    rows: number,
+    cols: number,
+    bias: Float32Array | null,
+    activation: number,
+    alpha: number,
+  ): void;
+  /** NHWC forward convolution: `y = conv(x, filter)`, filter HWIO. See {@link convGeometry}. */
+  conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, geometry: Int32Array): void;
+  /** Gradient of `sum(dy * conv(x, filter))` with respect to the filter (overwrites `dFilter`). */
+  conv2dBackpropFilter(
+    x: Float32Array,
+    dy: Float32Array,
+    dFilter: Float32Array,
+    geometry: Int32Array,
+  ): void;
+  /** Gradient of `sum(dy * conv(x, filter))` with respect to x (overwrites `dx`). */
+  conv2dBackpropInput(
+    dy: Float32Array,
+    filter: Float32Array,
+    dx: Float32Array,
+    geometry: Int32Array,
+  ): void;
+  /** BLAS threads per GEMM (process-wide; default 1). */
+  setNumThreads(n: number): void;
+  /** BLAS threads per GEMM. */
+  getNumThreads(): number;
+  /** Tuning: floats per im2col chunk (default 131072 = 512 KB); returns the previous value. */
+  setChunkFloats(n: number): number;
+  /** The addon and its BLAS. */
+  info(): NativeInfo;
+}
+
+/** A convolution's shape, as {@link convGeometry} takes it. */
+export interface ConvGeometry {
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  /** Rows of zero padding above the input (explicit; bottom padding follows from the sizes). */
+  padTop: number;
+  /** Columns of zero padding left of the input. */
+  padLeft: number;
+}
+
+/**
+ * Packs a convolution's shape into the Int32Array the conv functions take (the field names are
+ * those of tfjs's `backend_util.computeConv2DInfo`, with `padInfo.top/left` as `padTop/padLeft`).
+ * Pass `out` to reuse an array.
+ */
+export function convGeometry(g: ConvGeometry, out: Int32Array = new Int32Array(15)): Int32Array {
+  out[0] = g.batch;
+  out[1] = g.inHeight;
+  out[2] = g.inWidth;
+  out[3] = g.inChannels;
+  out[4] = g.outHeight;
+  out[5] = g.outWidth;
+  out[6] = g.outChannels;
+  out[7] = g.filterHeight;
+  out[8] = g.filterWidth;
+  out[9] = g.strideHeight;
+  out[10] = g.strideWidth;
+  out[11] = g.dilationHeight;
+  out[12] = g.dilationWidth;
+  out[13] = g.padTop;
+  out[14] = g.padLeft;
+  return out;
+}
+
+/** Whether the addon loaded, where from, and why not. */
+export interface NativeStatus {
+  readonly loaded: boolean;
+  /** One short reason when not loaded (e.g. `libopenblas not found`), else null. */
+  readonly reason: string | null;
+  /** The addon file tried (or loaded). */
+  readonly path: string | null;
+}
+
+const ADDON_RELATIVE = '../native/build/Release/dgm_kernels.node';
+const EXPECTED = [
+  'sgemm',
+  'biasActivation',
+  'conv2d',
+  'conv2dBackpropFilter',
+  'conv2dBackpropInput',
+  'setNumThreads',
+  'getNumThreads',
+  'setChunkFloats',
+  'info',
+] as const;
+
+let cached: { kernels: NativeKernels | null; status: NativeStatus } | undefined;
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
+}
+
+function addonPath(): string {
+  const env = typeof process !== 'undefined' ? process.env.DGM_NATIVE_ADDON : undefined;
+  return env && env.length > 0 ? env : fileURLToPath(new URL(ADDON_RELATIVE, import.meta.url));
+}
+
+function threadsFromEnv(): number {
+  const v = Number(process.env.DGM_NATIVE_THREADS ?? '1');
+  return Number.isInteger(v) && v >= 1 ? v : 1;
+}
+
+function tryLoad(): { kernels: NativeKernels | null; status: NativeStatus } {
+  if (typeof process === 'undefined' || typeof process.versions?.node !== 'string') {
+    return { kernels: null, status: { loaded: false, reason: 'not in Node', path: null } };
+  }
+  let path: string;
+  try {
+    path = addonPath();
+  } catch (e) {
+    return { kernels: null, status: { loaded: false, reason: firstLine(e), path: null } };
+  }
+  const fail = (reason: string) => ({
+    kernels: null,
+    status: { loaded: false, reason, path } as NativeStatus,
+  });
+  if (!existsSync(path)) {
+    return fail('addon not built; run `pnpm --filter @dgmjs/kernels-native build:native`');
+  }
+  let mod: Partial<NativeKernels>;
+  try {
+    mod = createRequire(import.meta.url)(path) as Partial<NativeKernels>;
+  } catch (e) {
+    const msg = firstLine(e);
+    if (/libopenblas|libblas|cblas/i.test(msg)) return fail(`libopenblas not found (${msg})`);
+    return fail(`addon failed to load (${msg})`);
+  }
+  const missing = EXPECTED.filter((name) => typeof mod[name] !== 'function');
+  if (missing.length) return fail(`addon is stale (missing ${missing.join(', ')}); rebuild it`);
+  const kernels = mod as NativeKernels;
+  try {
+    kernels.setNumThreads(threadsFromEnv());
+    kernels.info();
+  } catch (e) {
+    return fail(`addon self-check failed (${firstLine(e)})`);
+  }
+  return { kernels, status: { loaded: true, reason: null, path } };
+}
+
+/**
+ * Loads the addon once per process (per worker) and returns its kernels, or null when it is not
+ * built, OpenBLAS is missing, or not in Node; {@link nativeStatus} says why. Never throws.
+ * The BLAS thread count starts at `DGM_NATIVE_THREADS` (default 1). `DGM_NATIVE_ADDON`
+ * overrides the addon's path.
+ *
+ * @example
+ * ```ts
+ * const k = loadNative();
+ * console.log(k ? k.info().corename : nativeStatus().reason);
+ * ```
+ */
+export function loadNative(): NativeKernels | null {
+  if (!cached) cached = tryLoad();
+  return cached.kernels;
+}
+
+/**
+ * Whether {@link loadNative} succeeded, and the reason when it did not (loads on first call).
+ *
+ * @example
+ * ```ts
+ * const s = nativeStatus();
+ * if (!s.loaded) console.log(`native kernels off: ${s.reason}`);
+ * ```
+ */
+export function nativeStatus(): NativeStatus {
+  if (!cached) cached = tryLoad();
+  return cached.status;
+}
