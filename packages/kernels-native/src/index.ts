@@ -211,7 +211,7 @@ function tryLoad(): { kernels: NativeKernels | null; status: NativeStatus } {
     status: { loaded: false, reason, path } as NativeStatus,
   });
   if (!existsSync(path)) {
-    return fail('addon not built; run `pnpm --filter @dgmjs/kernels-native build:native`');
+    return fail('addon not built; run `npx dgm-kernels-native-build` (needs libopenblas-dev)');
   }
   let mod: Partial<NativeKernels>;
   try {
