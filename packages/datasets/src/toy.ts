@@ -332,6 +332,7 @@ class PointGrid {
   private readonly ny: number;
   private readonly start: Int32Array;
   private readonly items: Int32Array;
+  private readonly cells: Int32Array;
 
   constructor(
     private readonly px: Float64Array,
@@ -362,6 +363,7 @@ class PointGrid {
     for (let c = 0; c < this.nx * this.ny; c++)
       counts[c + 1] = (counts[c + 1] ?? 0) + (counts[c] ?? 0);
     this.start = counts;
+    this.cells = new Int32Array(4 * (Math.max(this.nx, this.ny) + 1) + 4);
     this.items = new Int32Array(px.length);
     const fillAt = counts.slice(0, -1);
     for (let i = 0; i < px.length; i++) this.items[fillAt[cellOf[i]!]!++] = i;
@@ -381,15 +383,24 @@ class PointGrid {
     const cj = this.clampY(y);
     let best = Number.POSITIVE_INFINITY;
     const maxRing = Math.max(this.nx, this.ny);
+    const px = this.px;
+    const py = this.py;
+    const start = this.start;
+    const items = this.items;
     for (let k = 0; k <= maxRing; k++) {
       const lb = (k - 1) * this.cell;
       if (lb > 0 && lb * lb > best) break;
-      this.scanRing(ci, cj, k, (i) => {
-        const dx = x - this.px[i]!;
-        const dy = y - this.py[i]!;
-        const d2 = dx * dx + dy * dy;
-        if (d2 < best) best = d2;
-      });
+      const nc = this.ringCells(ci, cj, k);
+      for (let q = 0; q < nc; q++) {
+        const c = this.cells[q]!;
+        for (let p = start[c]!; p < start[c + 1]!; p++) {
+          const i = items[p]!;
+          const dx = x - px[i]!;
+          const dy = y - py[i]!;
+          const d2 = dx * dx + dy * dy;
+          if (d2 < best) best = d2;
+        }
+      }
     }
     return best;
   }
@@ -401,36 +412,43 @@ class PointGrid {
     const r2 = r * r;
     let n = 0;
     const maxRing = Math.max(this.nx, this.ny);
+    const px = this.px;
+    const py = this.py;
+    const start = this.start;
+    const items = this.items;
     for (let k = 0; k <= maxRing; k++) {
-      const lb = (k - 1) * this.cell;
-      if (lb > r) break;
-      this.scanRing(ci, cj, k, (i) => {
-        const dx = x - this.px[i]!;
-        const dy = y - this.py[i]!;
-        if (dx * dx + dy * dy <= r2) out[n++] = i;
-      });
+      if ((k - 1) * this.cell > r) break;
+      const nc = this.ringCells(ci, cj, k);
+      for (let q = 0; q < nc; q++) {
+        const c = this.cells[q]!;
+        for (let p = start[c]!; p < start[c + 1]!; p++) {
+          const i = items[p]!;
+          const dx = x - px[i]!;
+          const dy = y - py[i]!;
+          if (dx * dx + dy * dy <= r2) out[n++] = i;
+        }
+      }
     }
     return n;
   }
 
-  private scanRing(ci: number, cj: number, k: number, visit: (i: number) => void): void {
+  /** Writes the ids of the grid cells on ring k around (ci, cj) into `cells`; returns the count. */
+  private ringCells(ci: number, cj: number, k: number): number {
     const i0 = ci - k;
     const i1 = ci + k;
     const j0 = cj - k;
     const j1 = cj + k;
+    const nx = this.nx;
+    let n = 0;
     for (let j = Math.max(0, j0); j <= Math.min(this.ny - 1, j1); j++) {
-      const edgeRow = j === j0 || j === j1;
-      for (let i = Math.max(0, i0); i <= Math.min(this.nx - 1, i1); i++) {
-        if (!edgeRow && i !== i0 && i !== i1) {
-          // interior of the ring's box: jump to its right edge
-          if (i1 <= this.nx - 1) i = i1 - 1;
-          else break;
-          continue;
-        }
-        const c = j * this.nx + i;
-        for (let p = this.start[c]!; p < this.start[c + 1]!; p++) visit(this.items[p]!);
+      if (j === j0 || j === j1) {
+        for (let i = Math.max(0, i0); i <= Math.min(nx - 1, i1); i++) this.cells[n++] = j * nx + i;
+      } else {
+        if (i0 >= 0) this.cells[n++] = j * nx + i0;
+        if (i1 <= nx - 1 && k > 0) this.cells[n++] = j * nx + i1;
       }
     }
+    return n;
   }
 }
 
