@@ -54,6 +54,8 @@ export {
   loadIdxImageDir,
   loadMnist,
 } from './mnist.js';
+// node-io has no top-level Node imports: browser bundles can include it (its functions need Node).
+export { clearIdxCache, readIdxFile } from './node-io.js';
 export type { PairedFields, PairedOptions } from './paired.js';
 export { PairedDataset, pairedDataset } from './paired.js';
 export type {

@@ -22,6 +22,13 @@ function requireNode(what: string): void {
  * Reads and parses an IDX file (gzipped or not: gzip is detected from its magic bytes).
  * Parsed files are cached per process by absolute path, so loading a dataset twice shares
  * one copy of its bytes. Node only.
+ *
+ * @example
+ * ```ts
+ * import { readIdxFile } from '@dgmjs/datasets';
+ * const labels = await readIdxFile('/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz');
+ * labels.shape; // [10000]
+ * ```
  */
 export async function readIdxFile(path: string): Promise<IdxArray> {
   requireNode('readIdxFile');
@@ -59,7 +66,16 @@ export async function readIdxFile(path: string): Promise<IdxArray> {
   return hit;
 }
 
-/** Forgets every cached IDX file (the next load reads from disk again). */
+/**
+ * Forgets every cached IDX file (the next load reads from disk again); datasets already
+ * loaded keep their bytes.
+ *
+ * @example
+ * ```ts
+ * import { clearIdxCache } from '@dgmjs/datasets';
+ * clearIdxCache();
+ * ```
+ */
 export function clearIdxCache(): void {
   cache.clear();
 }
