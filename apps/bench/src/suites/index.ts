@@ -1,5 +1,6 @@
+import { estimatorsSuite } from './estimators.js';
 import { kernelsSuite } from './kernels.js';
 import type { Suite } from './types.js';
 
 /** Every suite, in the order `pnpm bench` runs them. */
-export const SUITES: readonly Suite[] = [kernelsSuite];
+export const SUITES: readonly Suite[] = [kernelsSuite, estimatorsSuite];
