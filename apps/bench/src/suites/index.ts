@@ -1,6 +1,7 @@
 import { estimatorsSuite } from './estimators.js';
 import { kernelsSuite } from './kernels.js';
 import type { Suite } from './types.js';
+import { vaeSuite } from './vae.js';
 
 /** Every suite, in the order `pnpm bench` runs them. */
-export const SUITES: readonly Suite[] = [kernelsSuite, estimatorsSuite];
+export const SUITES: readonly Suite[] = [kernelsSuite, estimatorsSuite, vaeSuite];
