@@ -1,7 +1,13 @@
+import { autoregressiveSuite } from './autoregressive.js';
 import { estimatorsSuite } from './estimators.js';
 import { kernelsSuite } from './kernels.js';
 import type { Suite } from './types.js';
 import { vaeSuite } from './vae.js';
 
 /** Every suite, in the order `pnpm bench` runs them. */
-export const SUITES: readonly Suite[] = [kernelsSuite, estimatorsSuite, vaeSuite];
+export const SUITES: readonly Suite[] = [
+  kernelsSuite,
+  estimatorsSuite,
+  autoregressiveSuite,
+  vaeSuite,
+];
