@@ -70,7 +70,15 @@ export interface GradientStats {
   estimatesPerSecond: number;
 }
 
-/** The exact gradient of a discrete problem at its params, by enumeration. */
+/**
+ * The exact gradient of a problem at its params: `problem.exactGradient` when given, else by
+ * enumerating every configuration of its discrete latent.
+ *
+ * @example
+ * ```ts
+ * exactGradientOf(relaxToyProblem(0)); // [0.0005]
+ * ```
+ */
 export function exactGradientOf(problem: EstimationProblem): number[] {
   if (problem.exactGradient) return [...problem.exactGradient];
   return tf.tidy(() => {

@@ -35,7 +35,21 @@ export interface RunResult {
 
 /**
  * Base class of the estimators. Subclasses implement `run`, which executes inside a `tf.tidy`
- * scope: only the surrogate leaves it, so estimators cannot leak.
+ * scope: only the surrogate leaves it, so estimators cannot leak. State lives in `this.store`
+ * (named variables, saved by `getState`).
+ *
+ * @example
+ * ```ts
+ * class Pathwise extends BaseEstimator {
+ *   readonly name = 'pathwise';
+ *   readonly unbiased = true;
+ *   constructor() { super('pathwise'); }
+ *   protected run(q: LatentInput, f: Objective, ctx: RunContext): RunResult {
+ *     const z = (q as Distribution).rsample({ sampleShape: [ctx.samples], rng: ctx.rng });
+ *     return { surrogate: tf.mean(f(z), 0) };
+ *   }
+ * }
+ * ```
  */
 export abstract class BaseEstimator implements GradientEstimator {
   abstract readonly name: string;

@@ -128,6 +128,11 @@ export function resolveDiscrete(
  * `t`'s data (no copy), so gradients never flow through it and non-differentiable ops
  * (comparisons, argmax) on it never break `tf.grad`. The caller owns it (disposing it does
  * not free `t`).
+ *
+ * @example
+ * ```ts
+ * const g = tf.grad((x) => tf.mul(x, detach(x)))(tf.scalar(3)); // 3, not 6
+ * ```
  */
 export function detach<T extends Tensor>(t: T): T {
   const engine = tf.engine();
