@@ -22,7 +22,16 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-/** Activation codes of {@link NativeKernels.biasActivation}. */
+/**
+ * Activation codes of {@link NativeKernels.biasActivation}.
+ *
+ * @example
+ * ```ts
+ * const k = loadNative();
+ * const c = new Float32Array([-1, 2, -3, 4]); // 2 x 2
+ * k?.biasActivation(c, 2, 2, new Float32Array([1, 1]), Activation.relu, 0); // c = [0, 3, 0, 5]
+ * ```
+ */
 export const Activation = {
   linear: 0,
   relu: 1,
@@ -138,6 +147,18 @@ export interface ConvGeometry {
  * Packs a convolution's shape into the Int32Array the conv functions take (the field names are
  * those of tfjs's `backend_util.computeConv2DInfo`, with `padInfo.top/left` as `padTop/padLeft`).
  * Pass `out` to reuse an array.
+ *
+ * @example
+ * ```ts
+ * // 3x3 'same' convolution of a 1x4x4x1 image into 2 channels
+ * const g = convGeometry({
+ *   batch: 1, inHeight: 4, inWidth: 4, inChannels: 1, outHeight: 4, outWidth: 4, outChannels: 2,
+ *   filterHeight: 3, filterWidth: 3, strideHeight: 1, strideWidth: 1,
+ *   dilationHeight: 1, dilationWidth: 1, padTop: 1, padLeft: 1,
+ * });
+ * const y = new Float32Array(32);
+ * loadNative()?.conv2d(new Float32Array(16).fill(1), new Float32Array(18).fill(1), y, g);
+ * ```
  */
 export function convGeometry(g: ConvGeometry, out: Int32Array = new Int32Array(15)): Int32Array {
   out[0] = g.batch;
