@@ -205,7 +205,10 @@ export const kernelsSuite: Suite = {
       `backend: ${info.summary}`,
       `dgm.js kernels registered: ${wasmKernelOverrides().join(', ') || 'none'}`,
     ];
-    if (native) notes.push(`${native.summary}; DGM_NATIVE=0 turns them off`);
+    if (native) {
+      const over = native.loaded ? '; they supersede the TypeScript kernels listed above' : '';
+      notes.push(`${native.summary}${over}; DGM_NATIVE=0 turns them off`);
+    }
     if (native?.loaded) {
       // The same workloads on dgm.js's TypeScript kernels (what runs without the addon).
       unloadNativeKernels();
