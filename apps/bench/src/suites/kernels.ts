@@ -32,9 +32,11 @@ function gemmGflops(ta: boolean, tb: boolean, iters: number): Promise<number> {
   const b = tf.randomNormal([512, 512], 0, 1, 'float32', rng.next());
   return medianMs(
     () => {
-      const c = tf.matMul(a, b, ta, tb);
-      c.dataSync();
-      c.dispose();
+      // Kernels on the Node backends (wasm, tensorflow, cpu) run synchronously, so the product
+      // is complete here. It is not read back: that copies 1 MB into a fresh JS buffer whose
+      // first-touch page faults cost ~3-5 ms here, 2-4x the GEMM itself (the peer does not read
+      // its result back either). Even a one-element tf.slice copies the whole input on wasm.
+      tf.matMul(a, b, ta, tb).dispose();
     },
     3,
     iters,
