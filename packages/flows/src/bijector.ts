@@ -172,17 +172,6 @@ export function checkDomain(
   }
 }
 
-/** Throws a `DomainError` when `t` has a NaN or an infinity. */
-export function checkFiniteInput(t: Tensor, who: string, arg: string): void {
-  checkDomain(
-    t,
-    Number.isFinite,
-    who,
-    `of ${arg} must be finite`,
-    'Check the data (and the layers before this one) for NaN or Inf.',
-  );
-}
-
 /**
  * Runs `fn` on `inputs` with no gradient to them: the ops inside are not recorded on the
  * gradient tape (so comparisons, which have no gradient in tfjs, are allowed) and the result's

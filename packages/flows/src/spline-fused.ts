@@ -29,6 +29,11 @@ class Row {
   readonly gX: Float64Array;
   readonly gY: Float64Array;
   readonly gD: Float64Array;
+  /** knot-gradient scratch, K */
+  readonly gw: Float64Array;
+  /** the local values: y, lad, Fx, Lx, Fp[6], Lp[6] */
+  readonly loc = new Float64Array(16);
+  readonly gp = new Float64Array(6);
   constructor(k: number) {
     this.X = new Float64Array(k + 1);
     this.Y = new Float64Array(k + 1);
@@ -39,6 +44,7 @@ class Row {
     this.gX = new Float64Array(k + 1);
     this.gY = new Float64Array(k + 1);
     this.gD = new Float64Array(k + 1);
+    this.gw = new Float64Array(k);
   }
 }
 
@@ -115,19 +121,16 @@ function findBin(knots: Float64Array, k: number, v: number): number {
   return lo;
 }
 
-/** The local values and partial derivatives at theta in bin b. */
-interface Local {
-  y: number;
-  lad: number;
-  /** d y / d x and d lad / d x */
-  Fx: number;
-  Lx: number;
-  /** partials with respect to X_b, X_b+1, Y_b, Y_b+1, D_b, D_b+1 */
-  Fp: [number, number, number, number, number, number];
-  Lp: [number, number, number, number, number, number];
-}
+// Offsets into Row.loc.
+const Y = 0;
+const LAD = 1;
+const FX = 2;
+const LX = 3;
+const FP = 4; // 6 partials of y w.r.t. X_b, X_b+1, Y_b, Y_b+1, D_b, D_b+1
+const LP = 10; // the same for lad
 
-function local(row: Row, b: number, theta: number): Local {
+/** The local values and partial derivatives at theta in bin b, written to `row.loc`. */
+function local(row: Row, b: number, theta: number): Float64Array {
   const Xb = row.X[b] as number;
   const W = (row.X[b + 1] as number) - Xb;
   const Yb = row.Y[b] as number;
@@ -142,42 +145,32 @@ function local(row: Row, b: number, theta: number): Local {
   const A = s * t * t + db * tau;
   const den = s + delta * tau;
   const den2 = den * den;
-  const y = Yb + (H * A) / den;
   const dnum = db1 * t * t + 2 * s * tau + db * (1 - t) * (1 - t);
-  const lad = 2 * Math.log(s) + Math.log(dnum) - 2 * Math.log(den);
   // partials of y
   const yT = (H * ((2 * s * t + db * dtau) * den - A * delta * dtau)) / den2;
   const yS = (H * (t * t * den - A * (1 - 2 * tau))) / den2;
   const yH = A / den;
-  const yDb = (H * tau * (den - A)) / den2;
-  const yDb1 = (-H * A * tau) / den2;
   // partials of lad
   const lT = (2 * db1 * t + 2 * s * dtau - 2 * db * (1 - t)) / dnum - (2 * delta * dtau) / den;
   const lS = 2 / s + (2 * tau) / dnum - (2 * (1 - 2 * tau)) / den;
-  const lDb = ((1 - t) * (1 - t)) / dnum - (2 * tau) / den;
-  const lDb1 = (t * t) / dnum - (2 * tau) / den;
-  return {
-    y,
-    lad,
-    Fx: yT / W,
-    Lx: lT / W,
-    Fp: [
-      (yT * (t - 1)) / W + (yS * s) / W,
-      (-yT * t) / W - (yS * s) / W,
-      1 - yH - yS / W,
-      yH + yS / W,
-      yDb,
-      yDb1,
-    ],
-    Lp: [
-      (lT * (t - 1)) / W + (lS * s) / W,
-      (-lT * t) / W - (lS * s) / W,
-      -lS / W,
-      lS / W,
-      lDb,
-      lDb1,
-    ],
-  };
+  const o = row.loc;
+  o[Y] = Yb + (H * A) / den;
+  o[LAD] = 2 * Math.log(s) + Math.log(dnum) - 2 * Math.log(den);
+  o[FX] = yT / W;
+  o[LX] = lT / W;
+  o[FP] = (yT * (t - 1)) / W + (yS * s) / W;
+  o[FP + 1] = (-yT * t) / W - (yS * s) / W;
+  o[FP + 2] = 1 - yH - yS / W;
+  o[FP + 3] = yH + yS / W;
+  o[FP + 4] = (H * tau * (den - A)) / den2;
+  o[FP + 5] = (-H * A * tau) / den2;
+  o[LP] = (lT * (t - 1)) / W + (lS * s) / W;
+  o[LP + 1] = (-lT * t) / W - (lS * s) / W;
+  o[LP + 2] = -lS / W;
+  o[LP + 3] = lS / W;
+  o[LP + 4] = ((1 - t) * (1 - t)) / dnum - (2 * tau) / den;
+  o[LP + 5] = (t * t) / dnum - (2 * tau) / den;
+  return o;
 }
 
 /** theta of the inverse: the root in [0, 1] of the quadratic (Durkan et al. 2019, eq. 6-8). */
@@ -207,11 +200,11 @@ function knotGradToRaw(
   B: number,
   out: Float32Array,
   off: number,
+  gw: Float64Array,
 ): void {
   const c = 1 - minSize * k;
   // X_j = -B + 2B sum_{i<j} w_i for j = 1..K-1: dL/dw_i = 2B sum_{j=i+1}^{K-1} g_j
   let suffix = 0;
-  const gw = new Float64Array(k);
   for (let i = k - 1; i >= 0; i--) {
     gw[i] = 2 * B * suffix * c; // through w_i = minSize + c p_i
     if (i >= 1) suffix += g[i] as number;
@@ -253,20 +246,19 @@ export function fusedSpline(
         continue;
       }
       prepare(row, r, k, w, h, d, s, dOff);
-      let loc: Local;
       if (s.inverse) {
         const b = findBin(row.Y, k, v);
         const theta = invertTheta(row, b, v);
-        loc = local(row, b, theta);
+        const loc = local(row, b, theta);
         out[r] = (row.X[b] as number) + theta * ((row.X[b + 1] as number) - (row.X[b] as number));
-        out[n + r] = -loc.lad;
+        out[n + r] = -(loc[LAD] as number);
       } else {
         const b = findBin(row.X, k, v);
         const theta =
           (v - (row.X[b] as number)) / ((row.X[b + 1] as number) - (row.X[b] as number));
-        loc = local(row, b, theta);
-        out[r] = loc.y;
-        out[n + r] = loc.lad;
+        const loc = local(row, b, theta);
+        out[r] = loc[Y] as number;
+        out[n + r] = loc[LAD] as number;
       }
     }
     return {
@@ -293,38 +285,41 @@ export function fusedSpline(
           }
           prepare(rw, r, k, w2, h2, d2, s, dOff);
           let b: number;
-          let loc: Local;
           let gIn: number;
-          const gp = [0, 0, 0, 0, 0, 0];
+          const gp = rw.gp;
           if (s.inverse) {
             b = findBin(rw.Y, k, v);
-            loc = local(rw, b, invertTheta(rw, b, v));
+            const loc = local(rw, b, invertTheta(rw, b, v));
             // x = G(y, p) solves y = F(x, p); lad_inv(y, p) = -lad(G(y, p), p). With
             // G_y = 1 / F_x and G_p = -F_p / F_x:
             //   dL/dy = (g0 - g1 L_x) / F_x = q,  dL/dp = -q F_p - g1 L_p
-            const q = (g0 - g1 * loc.Lx) / loc.Fx;
+            const q = (g0 - g1 * (loc[LX] as number)) / (loc[FX] as number);
             gIn = q;
-            for (let i = 0; i < 6; i++) gp[i] = -q * loc.Fp[i]! - g1 * loc.Lp[i]!;
+            for (let i = 0; i < 6; i++) {
+              gp[i] = -q * (loc[FP + i] as number) - g1 * (loc[LP + i] as number);
+            }
           } else {
             b = findBin(rw.X, k, v);
             const theta =
               (v - (rw.X[b] as number)) / ((rw.X[b + 1] as number) - (rw.X[b] as number));
-            loc = local(rw, b, theta);
-            gIn = g0 * loc.Fx + g1 * loc.Lx;
-            for (let i = 0; i < 6; i++) gp[i] = g0 * loc.Fp[i]! + g1 * loc.Lp[i]!;
+            const loc = local(rw, b, theta);
+            gIn = g0 * (loc[FX] as number) + g1 * (loc[LX] as number);
+            for (let i = 0; i < 6; i++) {
+              gp[i] = g0 * (loc[FP + i] as number) + g1 * (loc[LP + i] as number);
+            }
           }
           gx[r] = gIn;
           rw.gX.fill(0);
           rw.gY.fill(0);
-          rw.gX[b] = gp[0]!;
-          rw.gX[b + 1] = gp[1]!;
-          rw.gY[b] = gp[2]!;
-          rw.gY[b + 1] = gp[3]!;
-          knotGradToRaw(rw.gX, rw.pw, k, s.minBinWidth, B, gw, r * k);
-          knotGradToRaw(rw.gY, rw.ph, k, s.minBinHeight, B, gh, r * k);
+          rw.gX[b] = gp[0] as number;
+          rw.gX[b + 1] = gp[1] as number;
+          rw.gY[b] = gp[2] as number;
+          rw.gY[b + 1] = gp[3] as number;
+          knotGradToRaw(rw.gX, rw.pw, k, s.minBinWidth, B, gw, r * k, rw.gw);
+          knotGradToRaw(rw.gY, rw.ph, k, s.minBinHeight, B, gh, r * k, rw.gw);
           // D_j = minD + softplus(u_{j-1} + off), j = 1..K-1; D_0 = D_K = 1 are constants
-          if (b >= 1) gd[r * (k - 1) + b - 1] = gp[4]! * (rw.sig[b - 1] as number);
-          if (b + 1 <= k - 1) gd[r * (k - 1) + b] = gp[5]! * (rw.sig[b] as number);
+          if (b >= 1) gd[r * (k - 1) + b - 1] = (gp[4] as number) * (rw.sig[b - 1] as number);
+          if (b + 1 <= k - 1) gd[r * (k - 1) + b] = (gp[5] as number) * (rw.sig[b] as number);
         }
         return [
           tf.tensor(gx, xs.shape),

@@ -1,5 +1,6 @@
 import { autoregressiveSuite } from './autoregressive.js';
 import { estimatorsSuite } from './estimators.js';
+import { flowsSuite } from './flows.js';
 import { kernelsSuite } from './kernels.js';
 import type { Suite } from './types.js';
 import { vaeSuite } from './vae.js';
@@ -9,5 +10,6 @@ export const SUITES: readonly Suite[] = [
   kernelsSuite,
   estimatorsSuite,
   autoregressiveSuite,
+  flowsSuite,
   vaeSuite,
 ];
