@@ -287,6 +287,10 @@ export abstract class PixelModel extends Module implements DensityModel {
     const scale = L === 2 ? 1 : 1 / (L - 1);
     const values = new Float32Array(n * H * W * C);
     const reach = this.windowedSampling ? this.receptiveReach() : { up: H, left: W, right: W };
+    // a feature-map context is windowed like the image (read once: slicing a tensor copies
+    // all of it on the wasm backend)
+    const mapVals = context && this.conditioning?.type === 'map' ? context.dataSync() : undefined;
+    const mapC = this.conditioning?.type === 'map' ? this.conditioning.channels : 0;
     let done = 0;
     for (let i = 0; i < H; i++) {
       const r0 = Math.max(0, i - reach.up);
@@ -308,8 +312,17 @@ export abstract class PixelModel extends Module implements DensityModel {
           const probs = tf.tidy(() => {
             const xw = tf.tensor4d(win, [n, rows, cols, C]);
             let ctx = context;
-            if (ctx && this.conditioning?.type === 'map') {
-              ctx = tf.slice(ctx, [0, r0, c0, 0], [n, rows, cols, -1]);
+            if (mapVals) {
+              const cw = new Float32Array(n * rows * cols * mapC);
+              let q = 0;
+              for (let s = 0; s < n; s++) {
+                for (let y = r0; y <= i; y++) {
+                  const base = ((s * H + y) * W + c0) * mapC;
+                  cw.set(mapVals.subarray(base, base + cols * mapC) as Float32Array, q);
+                  q += cols * mapC;
+                }
+              }
+              ctx = tf.tensor4d(cw, [n, rows, cols, mapC]);
             }
             const out = this.network(xw, ctx);
             const flat = tf.reshape(out, [n, -1]);

@@ -3,7 +3,7 @@
  * the papers' values, sample grids (PNG), and training throughput beside the same models in
  * PyTorch (peers/torch_autoregressive.py).
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type DensityModel,
@@ -50,7 +50,7 @@ const CONFIGS: Record<Profile, Config> = {
   quick: {
     trainSize: 50000,
     testSize: 2000,
-    made: { hidden: 500, batch: 100, steps: 2000, lr: 2e-3, samples: 64 },
+    made: { hidden: 500, batch: 100, steps: 2000, lr: 3e-3, samples: 64 },
     pixelcnn: { hidden: 16, layers: 4, out: 16, batch: 32, steps: 600, lr: 2e-3, samples: 16 },
     timingIters: 6,
   },
@@ -159,6 +159,7 @@ async function sampleGrid(
   const v = s.dataSync();
   s.dispose();
   const g = imageGrid(v, n, 28, 28, { cols: Math.ceil(Math.sqrt(n)), scale: 2, gap: 2 });
+  await mkdir(dir, { recursive: true });
   await writeFile(join(dir, file), encodePng(g.pixels, g.width, g.height));
   return ms;
 }
