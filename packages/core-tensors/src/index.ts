@@ -12,6 +12,7 @@
 
 export type { BackendInfo, BackendName, InitBackendOptions } from './backend.js';
 export { initBackend } from './backend.js';
+export * from './distributions/index.js';
 export { BackendError, DgmError, fmtShape, ShapeError, ValueError } from './errors.js';
 export {
   registerWasmKernels,
@@ -19,6 +20,7 @@ export {
   wasmKernelOverrides,
 } from './kernels/index.js';
 export * from './kernels/native.js';
+export * from './nn/index.js';
 export type { ClampedUniformOptions, CustomGradResult } from './numerics.js';
 export {
   clampedUniform,
@@ -50,6 +52,4 @@ export type {
   Variable,
 } from './tf.js';
 export { tf } from './tf.js';
-export * from './distributions/index.js';
-export * from './nn/index.js';
 export * from './train/index.js';

@@ -8,8 +8,16 @@ describe('allclose', () => {
     expect(allclose([100.0011], [100], { rtol: 1e-5, atol: 1e-6 }).pass).toBe(false);
   });
   it('checks shapes, including nested arrays against tensors', () => {
-    const t = tf.tensor2d([[1, 2], [3, 4]]);
-    expect(allclose(t, [[1, 2], [3, 4]]).pass).toBe(true);
+    const t = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(
+      allclose(t, [
+        [1, 2],
+        [3, 4],
+      ]).pass,
+    ).toBe(true);
     const r = allclose(t, [1, 2, 3, 4]);
     expect(r.pass).toBe(false);
     expect(r.message).toMatch(/shape \[2,2\] differs from expected shape \[4\]/);
