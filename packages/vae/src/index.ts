@@ -20,6 +20,13 @@
  */
 
 export {
+  ConvDecoder,
+  ConvEncoder,
+  type ConvNetOptions,
+  type ConvVaeOptions,
+  convGaussianVAE,
+} from './conv.js';
+export {
   BernoulliVAE,
   type BernoulliVaeOptions,
   CategoricalVAE,
