@@ -275,11 +275,66 @@ const conv2dBackpropInput: tf.KernelConfig = {
   },
 };
 
+interface WasmHeap {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): tf.TypedArray;
+}
+
+/**
+ * Slice without the stock kernel's full read-back: the stock wasm Slice copies the whole input
+ * out of the heap (`readSync`) before taking its slice, which costs milliseconds for a one-row
+ * slice of a large tensor. This copies only the slice, contiguous rows at a time, from a view.
+ */
+const sliceOverride: tf.KernelConfig = {
+  kernelName: 'Slice',
+  backendName: BACKEND,
+  kernelFunc: (args) => {
+    const { inputs, backend, attrs = {} } = args;
+    const x = inputs.x as TensorInfo;
+    if (x.dtype === 'string') return stock('Slice')(args);
+    const [begin, size] = tf.slice_util.parseSliceParams(
+      x,
+      attrs.begin as number | number[],
+      attrs.size as number | number[] | undefined,
+    ) as [number[], number[]];
+    const heap = backend as unknown as WasmHeap;
+    const out = heap.makeOutput(size, x.dtype);
+    const n = tf.util.sizeFromShape(size);
+    if (n === 0) return out;
+    // Views only after makeOutput: a heap growth detaches earlier views.
+    const xv = heap.typedArrayFromHeap(x);
+    const ov = heap.typedArrayFromHeap(out);
+    const rank = x.shape.length;
+    if (rank === 0) {
+      ov[0] = xv[0] as number;
+      return out;
+    }
+    const strides = tf.util.computeStrides(x.shape);
+    strides.push(1);
+    const run = size[rank - 1] as number;
+    const rows = n / run;
+    const idx = new Array<number>(Math.max(rank - 1, 0)).fill(0);
+    for (let r = 0, o = 0; r < rows; r++, o += run) {
+      let off = begin[rank - 1] as number;
+      for (let d = 0; d < rank - 1; d++)
+        off += ((begin[d] as number) + (idx[d] as number)) * (strides[d] as number);
+      ov.set(xv.subarray(off, off + run), o);
+      for (let d = rank - 2; d >= 0; d--) {
+        idx[d] = (idx[d] as number) + 1;
+        if ((idx[d] as number) < (size[d] as number)) break;
+        idx[d] = 0;
+      }
+    }
+    return out;
+  },
+};
+
 const OVERRIDES: readonly tf.KernelConfig[] = [
   matMulOverride('BatchMatMul'),
   matMulOverride('_FusedMatMul'),
   conv2dBackpropFilter,
   conv2dBackpropInput,
+  sliceOverride,
 ];
 
 let registered = false;

@@ -37,6 +37,7 @@ describe('wasm kernel overrides', () => {
       '_FusedMatMul',
       'Conv2DBackpropFilter',
       'Conv2DBackpropInput',
+      'Slice',
     ]);
     expect(tf.getBackend()).toBe('wasm');
   });
@@ -118,6 +119,56 @@ describe('wasm kernel overrides', () => {
       });
     });
   }
+
+  const sliceCases: Array<[string, number[], number[], number[]]> = [
+    ['rank 1', [10], [3], [4]],
+    ['rank 2 row', [6, 7], [2, 0], [1, 7]],
+    ['rank 2 block', [6, 7], [1, 2], [3, 4]],
+    ['rank 3', [4, 5, 6], [1, 2, 3], [2, 2, 3]],
+    ['rank 4 to the end (-1)', [3, 4, 5, 2], [1, 0, 2, 1], [-1, 3, -1, 1]],
+    ['rank 5', [2, 3, 2, 4, 3], [1, 1, 0, 2, 1], [1, 2, 2, 2, 2]],
+    ['empty', [4, 4], [1, 1], [0, 3]],
+  ];
+  for (const [name, shape, begin, size] of sliceCases) {
+    it(`slice (${name}) matches cpu, values and gradient`, async () => {
+      await compare(
+        () => {
+          const x = randn(shape, 21);
+          const up = tf.tidy(() => randn(tf.slice(x, begin, size).shape, 22));
+          const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(up, tf.slice(v, begin, size))))(x);
+          return [tf.slice(x, begin, size), g];
+        },
+        0,
+        0,
+      );
+    });
+  }
+
+  it('slice of int32 and bool tensors matches cpu', async () => {
+    await compare(
+      () => {
+        const i = tf.tensor2d(
+          [
+            [1, 2, 3],
+            [4, 5, 6],
+          ],
+          [2, 3],
+          'int32',
+        );
+        const b = tf.tensor2d(
+          [
+            [1, 0, 1],
+            [0, 1, 1],
+          ],
+          [2, 3],
+          'bool',
+        );
+        return [tf.slice(i, [0, 1], [2, 2]), tf.cast(tf.slice(b, [1, 0], [1, 3]), 'int32')];
+      },
+      0,
+      0,
+    );
+  });
 
   it('explicit-padding conv gradients match finite differences on wasm', () => {
     const x = randn([1, 5, 5, 2], 9) as tf.Tensor4D;
