@@ -329,12 +329,66 @@ const sliceOverride: tf.KernelConfig = {
   },
 };
 
+/**
+ * Sum over leading or trailing axes (bias gradients, means over a batch) as one pass over a heap
+ * view, accumulating in float64. The stock wasm Sum transposes its input first, which was about a
+ * fifth of a small conv net's training step. Other axis patterns and dtypes use the stock kernel.
+ */
+const sumOverride: tf.KernelConfig = {
+  kernelName: 'Sum',
+  backendName: BACKEND,
+  kernelFunc: (args) => {
+    const { inputs, backend, attrs = {} } = args;
+    const x = inputs.x as TensorInfo;
+    const rank = x.shape.length;
+    const axes = tf.util
+      .parseAxisParam(attrs.axis as number | number[], x.shape)
+      .slice()
+      .sort((a, b) => a - b);
+    const k = axes.length;
+    const leading = k > 0 && axes.every((a, i) => a === i);
+    const trailing = k > 0 && axes.every((a, i) => a === rank - k + i);
+    if (x.dtype !== 'float32' || rank === 0 || (!leading && !trailing)) return stock('Sum')(args);
+    const keep = attrs.keepDims === true;
+    const outShape = keep
+      ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
+      : x.shape.filter((_, i) => !axes.includes(i));
+    const heap = backend as unknown as WasmHeap;
+    const out = heap.makeOutput(outShape, 'float32');
+    const xv = heap.typedArrayFromHeap(x);
+    const ov = heap.typedArrayFromHeap(out);
+    const reduced = axes.reduce((p, a) => p * (x.shape[a] as number), 1);
+    const kept = tf.util.sizeFromShape(x.shape) / Math.max(reduced, 1);
+    if (reduced === 0) {
+      ov.fill(0);
+      return out;
+    }
+    if (leading) {
+      // out[j] = sum_i x[i * kept + j]
+      const acc = new Float64Array(kept);
+      for (let i = 0, off = 0; i < reduced; i++, off += kept) {
+        for (let j = 0; j < kept; j++) acc[j] = (acc[j] as number) + (xv[off + j] as number);
+      }
+      ov.set(acc);
+    } else {
+      // out[i] = sum_j x[i * reduced + j]
+      for (let i = 0, off = 0; i < kept; i++, off += reduced) {
+        let acc = 0;
+        for (let j = 0; j < reduced; j++) acc += xv[off + j] as number;
+        ov[i] = acc;
+      }
+    }
+    return out;
+  },
+};
+
 const OVERRIDES: readonly tf.KernelConfig[] = [
   matMulOverride('BatchMatMul'),
   matMulOverride('_FusedMatMul'),
   conv2dBackpropFilter,
   conv2dBackpropInput,
   sliceOverride,
+  sumOverride,
 ];
 
 let registered = false;

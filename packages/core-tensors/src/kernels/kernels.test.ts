@@ -38,6 +38,7 @@ describe('wasm kernel overrides', () => {
       'Conv2DBackpropFilter',
       'Conv2DBackpropInput',
       'Slice',
+      'Sum',
     ]);
     expect(tf.getBackend()).toBe('wasm');
   });
@@ -140,6 +141,29 @@ describe('wasm kernel overrides', () => {
         },
         0,
         0,
+      );
+    });
+  }
+
+  const sumCases: Array<[string, number[], number | number[], boolean]> = [
+    ['leading axes (bias gradient)', [4, 5, 6, 3], [0, 1, 2], false],
+    ['leading axis, keepDims', [7, 5], 0, true],
+    ['trailing axes', [3, 4, 5], [1, 2], false],
+    ['trailing axis, negative index', [6, 9], -1, true],
+    ['all axes', [3, 4, 2], [0, 1, 2], false],
+    ['middle axis (stock kernel)', [3, 4, 5], 1, false],
+    ['zero-size reduced axis', [0, 4], 0, false],
+  ];
+  for (const [name, shape, axis, keep] of sumCases) {
+    it(`sum (${name}) matches cpu, values and gradient`, async () => {
+      await compare(
+        () => {
+          const x = randn(shape, 23);
+          const g = tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.sum(v, axis, keep))))(x);
+          return [tf.sum(x, axis, keep), tf.mean(x, axis, keep), g];
+        },
+        1e-5,
+        1e-5,
       );
     });
   }
