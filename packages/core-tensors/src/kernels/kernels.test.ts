@@ -1,32 +1,7 @@
 import { checkGradient, expectNoLeaks } from '@dgmjs/test-utils';
 import { describe, expect, it } from 'vitest';
-import { initBackend, Rng, tf, wasmKernelOverrides } from '../index.js';
-
-/** Runs `fn` on `backend` and returns plain arrays (values and gradients). */
-async function on(backend: 'cpu' | 'wasm', fn: () => tf.Tensor[]): Promise<number[][]> {
-  await tf.setBackend(backend);
-  const out = tf.tidy(fn);
-  const vals = out.map((t) => Array.from(t.dataSync()));
-  tf.dispose(out);
-  await tf.setBackend('wasm');
-  return vals;
-}
-
-async function compare(fn: () => tf.Tensor[], rtol = 1e-4, atol = 1e-4) {
-  const w = await on('wasm', fn);
-  const c = await on('cpu', fn);
-  expect(w.length).toBe(c.length);
-  for (let i = 0; i < w.length; i++) expect(w[i]).toBeAllclose(c[i]!, { rtol, atol });
-}
-
-function randn(shape: number[], seed: number): tf.Tensor {
-  // Data made in JS, so both backends see identical inputs.
-  const rng = new Rng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = rng.float() * 2 - 1;
-  return tf.tensor(v, shape);
-}
+import { initBackend, tf, wasmKernelOverrides } from '../index.js';
+import { compare, randn } from './test-helpers.js';
 
 describe('wasm kernel overrides', () => {
   it('are registered on the wasm backend', async () => {

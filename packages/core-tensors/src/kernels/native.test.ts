@@ -4,11 +4,11 @@ import {
   initBackend,
   loadNativeKernels,
   nativeKernelsStatus,
-  Rng,
   tf,
   unloadNativeKernels,
   wasmKernelOverrides,
 } from '../index.js';
+import { compare, randn } from './test-helpers.js';
 
 const NATIVE = [
   'BatchMatMul',
@@ -24,32 +24,6 @@ const native = first.loaded;
 const why = native
   ? 'loaded'
   : first.summary.replace(/^native kernels: off \((.*)\)$/, 'skipped: $1');
-
-/** Runs `fn` on `backend` and returns plain arrays (values and gradients). */
-async function on(backend: 'cpu' | 'wasm', fn: () => tf.Tensor[]): Promise<number[][]> {
-  await tf.setBackend(backend);
-  const out = tf.tidy(fn);
-  const vals = out.map((t) => Array.from(t.dataSync()));
-  tf.dispose(out);
-  await tf.setBackend('wasm');
-  return vals;
-}
-
-async function compare(fn: () => tf.Tensor[], rtol = 1e-4, atol = 1e-4) {
-  const w = await on('wasm', fn);
-  const c = await on('cpu', fn);
-  expect(w.length).toBe(c.length);
-  for (let i = 0; i < w.length; i++) expect(w[i]).toBeAllclose(c[i]!, { rtol, atol });
-}
-
-function randn(shape: number[], seed: number): tf.Tensor {
-  // Data made in JS, so both backends see identical inputs.
-  const rng = new Rng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = rng.float() * 2 - 1;
-  return tf.tensor(v, shape);
-}
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 type ConvPad = 'same' | 'valid' | number | Pad4;
