@@ -12,6 +12,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from peer_common import median_ms, openblas_core
 
 torch.set_num_threads(1)
 torch.manual_seed(0)
@@ -29,33 +30,6 @@ PC_OUT = arg("--pcnn-out", 16)
 PC_B = arg("--pcnn-batch", 32)
 ITERS = arg("--iters", 10)
 D = 784
-
-
-def median_ms(fn, warmup, iters):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t0) * 1000)
-    ts.sort()
-    n = len(ts)
-    return ts[n // 2] if n % 2 else (ts[n // 2 - 1] + ts[n // 2]) / 2
-
-
-def openblas_core():
-    import ctypes
-
-    for name in ("libopenblas.so.0", "libopenblasp.so.0", "libblas.so.3"):
-        try:
-            lib = ctypes.CDLL(name)
-            fn = lib.openblas_get_corename
-            fn.restype = ctypes.c_char_p
-            return fn().decode()
-        except (OSError, AttributeError):
-            continue
-    return None
 
 
 class MaskedLinear(torch.nn.Linear):

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from peer_common import median_ms
 
 torch.set_num_threads(1)
 torch.manual_seed(0)
@@ -207,19 +208,6 @@ def make(family):
     else:
         layers = [SplineCoupling([1, 0] if i % 2 == 0 else [0, 1]) for i in range(4)]
     return Flow(layers + [ActNorm(2)])
-
-
-def median_ms(fn, warmup, iters):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t0) * 1000)
-    ts.sort()
-    n = len(ts)
-    return ts[n // 2] if n % 2 else (ts[n // 2 - 1] + ts[n // 2]) / 2
 
 
 out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "step_ms": {}, "checkerboard_nll": {}, "checkerboard_steps": {}}

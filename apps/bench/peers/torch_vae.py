@@ -13,25 +13,13 @@ import time
 
 import torch
 import torch.nn.functional as F
+from peer_common import median_ms
 
 torch.set_num_threads(1)
 torch.manual_seed(0)
 profile = sys.argv[sys.argv.index("--profile") + 1] if "--profile" in sys.argv else "quick"
 quick = profile == "quick"
 B = 100
-
-
-def median_ms(fn, warmup, iters):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t0) * 1000)
-    ts.sort()
-    n = len(ts)
-    return ts[n // 2] if n % 2 else (ts[n // 2 - 1] + ts[n // 2]) / 2
 
 
 def mlp(sizes):
