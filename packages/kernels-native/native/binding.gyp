@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "dgm_kernels",
-      "sources": ["src/dgm_kernels.c"],
+      "sources": ["src/dgm_kernels.c", "src/dgm_math.c", "src/dgm_ops.c"],
       "cflags": ["-O3", "-fno-math-errno", "-Wall", "-Wextra"],
       "cflags_c": ["-std=gnu11"],
       "conditions": [

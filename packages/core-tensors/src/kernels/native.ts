@@ -8,11 +8,13 @@
  */
 import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
+import { nativeMathKernels } from './native-math.js';
+import { nativeOpsKernels } from './native-ops.js';
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
 
-interface WasmBackend extends tf.KernelBackend {
+export interface WasmBackend extends tf.KernelBackend {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
@@ -72,14 +74,15 @@ export interface NativeKernelsStatus {
 }
 
 const BACKEND = 'wasm';
-const NAMES = [
+/** The GEMM / convolution kernels of this file (more come from native-math.ts and native-ops.ts). */
+const CORE_NAMES = [
   'BatchMatMul',
   '_FusedMatMul',
   'Conv2D',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
 ] as const;
-type Name = (typeof NAMES)[number];
+type Name = string;
 
 let addon: Addon | null = null;
 let offReason = 'not loaded';
@@ -379,13 +382,42 @@ const conv2dBackpropInput: tf.KernelFunc = (args) => {
   return out;
 };
 
+/**
+ * What the kernel files that extend this one (native-math.ts, native-ops.ts) get: the loaded
+ * addon (typed by them, structurally), the kernel that was registered before a native one (for
+ * cases they do not handle), heap views and a check that the backend is the wasm one.
+ */
+export interface NativeContext {
+  /** The loaded addon, or null. */
+  addon(): Record<string, unknown> | null;
+  /** Runs the kernel registered before the native `name` (TypeScript override or stock). */
+  fallback(name: string, args: Parameters<tf.KernelFunc>[0]): TensorInfo | TensorInfo[];
+  /** A Float32Array view of a float32 tensor's data on the wasm heap (no copy). */
+  heap(be: WasmBackend, t: TensorInfo): Float32Array;
+  /** Whether `backend` is the wasm backend (has heap views and makeOutput). */
+  usable(backend: unknown): backend is WasmBackend;
+}
+
+const context: NativeContext = {
+  addon: () => addon as unknown as Record<string, unknown> | null,
+  fallback,
+  heap,
+  usable,
+};
+
 const FUNCS: Record<Name, tf.KernelFunc> = {
   BatchMatMul: matMul('BatchMatMul'),
   _FusedMatMul: matMul('_FusedMatMul'),
   Conv2D: conv2d,
   Conv2DBackpropFilter: conv2dBackpropFilter,
   Conv2DBackpropInput: conv2dBackpropInput,
+  ...nativeMathKernels(context),
+  ...nativeOpsKernels(context),
 };
+const NAMES: readonly string[] = [
+  ...CORE_NAMES,
+  ...Object.keys(FUNCS).filter((n) => !(CORE_NAMES as readonly string[]).includes(n)),
+];
 
 function register(): void {
   for (const name of NAMES) {
@@ -394,7 +426,7 @@ function register(): void {
     const config: tf.KernelConfig = {
       kernelName: name,
       backendName: BACKEND,
-      kernelFunc: FUNCS[name],
+      kernelFunc: FUNCS[name]!,
     };
     if (existing) {
       previous.set(name, existing.kernelFunc);

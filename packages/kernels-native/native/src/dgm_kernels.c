@@ -10,8 +10,7 @@
  * JS loader); the im2col / col2im loops run on the calling thread. The scratch buffer is per
  * N-API environment (per worker thread), so workers never share it.
  */
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "dgm_napi.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -21,86 +20,6 @@
 #include <string.h>
 
 #define DGM_KERNELS_VERSION "1"
-
-/* ------------------------------------------------------------------------------------------ */
-/* N-API helpers                                                                              */
-
-#define CHECK_NAPI(env, call)                                  \
-  do {                                                         \
-    if ((call) != napi_ok) {                                   \
-      napi_throw_error((env), NULL, "dgm_kernels: " #call);    \
-      return NULL;                                             \
-    }                                                          \
-  } while (0)
-
-static napi_value throw_range(napi_env env, const char* msg) {
-  napi_throw_range_error(env, NULL, msg);
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char* msg) {
-  napi_throw_type_error(env, NULL, msg);
-  return NULL;
-}
-
-/* Reads argument i as a Float32Array: data pointer and element count. Returns 0 on success. */
-static int arg_f32(napi_env env, napi_value v, float** data, size_t* len) {
-  bool is_ta = false;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return -1;
-  napi_typedarray_type type;
-  void* ptr = NULL;
-  size_t length = 0;
-  napi_value ab;
-  size_t offset = 0;
-  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) != napi_ok) return -1;
-  if (type != napi_float32_array) return -1;
-  *data = (float*)ptr;
-  *len = length;
-  return 0;
-}
-
-/* A Float32Array or null/undefined (returns 1 for null). */
-static int arg_f32_or_null(napi_env env, napi_value v, float** data, size_t* len) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return -1;
-  if (t == napi_null || t == napi_undefined) {
-    *data = NULL;
-    *len = 0;
-    return 1;
-  }
-  return arg_f32(env, v, data, len);
-}
-
-static int arg_i32s(napi_env env, napi_value v, const int32_t** data, size_t* len) {
-  bool is_ta = false;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return -1;
-  napi_typedarray_type type;
-  void* ptr = NULL;
-  napi_value ab;
-  size_t offset = 0;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &offset) != napi_ok) return -1;
-  if (type != napi_int32_array) return -1;
-  *data = (const int32_t*)ptr;
-  return 0;
-}
-
-static int arg_int(napi_env env, napi_value v, int64_t* out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) return -1;
-  if (!(d >= -9.0e15 && d <= 9.0e15) || d != floor(d)) return -1;
-  *out = (int64_t)d;
-  return 0;
-}
-
-static int arg_double(napi_env env, napi_value v, double* out) {
-  return napi_get_value_double(env, v, out) == napi_ok ? 0 : -1;
-}
-
-static int arg_bool(napi_env env, napi_value v, bool* out) {
-  napi_value b;
-  if (napi_coerce_to_bool(env, v, &b) != napi_ok) return -1;
-  return napi_get_value_bool(env, b, out) == napi_ok ? 0 : -1;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Per-environment scratch                                                                    */
@@ -577,6 +496,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"info", NULL, js_info, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  if (dgm_math_register(env, exports) != 0 || dgm_ops_register(env, exports) != 0) {
+    napi_throw_error(env, NULL, "dgm_kernels: could not register functions");
+    return NULL;
+  }
   return exports;
 }
 
