@@ -18,9 +18,12 @@
  * }
  * ```
  */
+
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { NativeMathKernels } from './math-types.js';
+import type { NativeOpsKernels } from './ops-types.js';
 
 /**
  * Activation codes of {@link NativeKernels.biasActivation}.
@@ -60,7 +63,7 @@ export interface NativeInfo {
  * The native functions. Matrices are row-major Float32Arrays (any view, e.g. on a wasm heap);
  * every extent is checked against the array lengths first (a mismatch throws a `RangeError`).
  */
-export interface NativeKernels {
+export interface NativeKernels extends NativeMathKernels, NativeOpsKernels {
   /**
    * `C = alpha op(A) op(B) + beta C` (row-major; `op` transposes when `transA`/`transB`).
    * `op(A)` is m x k, `op(B)` is k x n, `C` is m x n; `lda`, `ldb`, `ldc` are row strides.
@@ -284,3 +287,6 @@ export function nativeStatus(): NativeStatus {
   if (!cached) cached = tryLoad();
   return cached.status;
 }
+
+export type { NativeMathKernels } from './math-types.js';
+export type { NativeOpsKernels } from './ops-types.js';
