@@ -92,6 +92,16 @@ static inline int arg_bool(napi_env env, napi_value v, bool* out) {
   return napi_get_value_bool(env, b, out) == napi_ok ? 0 : -1;
 }
 
+/*
+ * Hot loops are compiled for several x86-64 levels and picked at load time (GCC ifunc), since
+ * the default x86-64 target has only 128-bit SSE2; elsewhere they build for the default target.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define DGM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DGM_CLONES
+#endif
+
 /* Registers a file's functions on `exports` (each file defines one). */
 typedef struct {
   const char* name;

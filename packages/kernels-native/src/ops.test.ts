@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { loadNative, nativeStatus } from './index.js';
+
+const k = loadNative();
+const label = k ? 'addon loaded' : `skipped: ${nativeStatus().reason}`;
+
+function rand(n: number, seed: number): Float32Array {
+  const v = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    v[i] = s / 2 ** 31 - 1;
+  }
+  return v;
+}
+
+const f = Math.fround;
+
+describe(`@dgmjs/kernels-native ops (${label})`, () => {
+  it.skipIf(!k)('adam: the float32 update of tf.train.adam, elementwise, in place', () => {
+    const n = 1037; // not a multiple of any vector width
+    const p = rand(n, 1);
+    const g = rand(n, 2);
+    const m = rand(n, 3).map((x) => x * 0.1);
+    const v = rand(n, 4).map((x) => x * x * 0.01);
+    const [p0, m0, v0] = [p.slice(), m.slice(), v.slice()];
+    const [lr, b1, b2, eps, c1, c2] = [
+      0.01,
+      0.9,
+      0.999,
+      1e-7,
+      f(1 - f(0.9 ** 3)),
+      f(1 - f(0.999 ** 3)),
+    ];
+    k!.adam(p, g, m, v, lr, b1, b2, eps, c1, c2);
+    for (let i = 0; i < n; i++) {
+      // float32 at every step, in tfjs's order of operations
+      const mi = f(f(m0[i]! * f(b1)) + f(g[i]! * f(1 - b1)));
+      const vi = f(f(v0[i]! * f(b2)) + f(f(g[i]! * g[i]!) * f(1 - b2)));
+      const upd = f(f(f(mi / c1) / f(f(Math.sqrt(f(vi / c2))) + f(eps))) * f(-lr));
+      expect(m[i]).toBe(mi);
+      expect(v[i]).toBe(vi);
+      expect(p[i]).toBe(f(upd + p0[i]!));
+    }
+    expect(() => k!.adam(p, g.subarray(1), m, v, lr, b1, b2, eps, c1, c2)).toThrow(RangeError);
+    expect(() => k!.adam(p, [] as unknown as Float32Array, m, v, lr, b1, b2, eps, c1, c2)).toThrow(
+      TypeError,
+    );
+  });
+
+  it.skipIf(!k)('sumLeading / sumTrailing: column and row sums accumulated in double', () => {
+    const rows = 301;
+    const cols = 19;
+    const x = rand(rows * cols, 5).map((t) => t + 1000); // large offset: float32 accumulation would drift
+    const lead = new Float32Array(cols);
+    const trail = new Float32Array(rows);
+    k!.sumLeading(x, rows, cols, lead);
+    k!.sumTrailing(x, rows, cols, trail);
+    for (let j = 0; j < cols; j++) {
+      let s = 0;
+      for (let i = 0; i < rows; i++) s += x[i * cols + j]!;
+      expect(lead[j]).toBe(f(s));
+    }
+    for (let i = 0; i < rows; i++) {
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += x[i * cols + j]!;
+      expect(Math.abs(trail[i]! - s)).toBeLessThanOrEqual(Math.abs(s) * 2 ** -23);
+    }
+    expect(() => k!.sumLeading(x, rows + 1, cols, lead)).toThrow(RangeError);
+    expect(() => k!.sumTrailing(x, rows, cols, new Float32Array(rows - 1))).toThrow(RangeError);
+    expect(() => k!.sumLeading(x, -1, cols, lead)).toThrow(TypeError);
+  });
+
+  it.skipIf(!k)('addBias (also in place) and step (NaN kept, alpha below zero)', () => {
+    const x = rand(4 * 5, 6);
+    const b = rand(5, 7);
+    const out = new Float32Array(20);
+    k!.addBias(x, 4, 5, b, out);
+    for (let i = 0; i < 20; i++) expect(out[i]).toBe(f(x[i]! + b[i % 5]!));
+    k!.addBias(x, 4, 5, b, x);
+    expect(Array.from(x)).toEqual(Array.from(out));
+    expect(() => k!.addBias(x, 4, 6, b, out)).toThrow(RangeError);
+    const s = new Float32Array([-1, -0, 0, 2, Number.NaN, Number.NEGATIVE_INFINITY]);
+    const o = new Float32Array(6);
+    k!.step(s, 0.5, o);
+    expect(Array.from(o)).toEqual([0.5, 0.5, 0.5, 1, Number.NaN, 0.5]);
+    expect(() => k!.step(s, 0, new Float32Array(5))).toThrow(RangeError);
+  });
+});
