@@ -19,7 +19,13 @@ export {
   restoreStockWasmKernels,
   wasmKernelOverrides,
 } from './kernels/index.js';
-export * from './kernels/native.js';
+export type { NativeKernelsStatus } from './kernels/native.js';
+export {
+  loadNativeKernels,
+  nativeKernelsStatus,
+  setNativeThreads,
+  unloadNativeKernels,
+} from './kernels/native.js';
 export * from './nn/index.js';
 export type { ClampedUniformOptions, CustomGradResult } from './numerics.js';
 export {
@@ -35,6 +41,7 @@ export {
   stopGradient,
   straightThrough,
 } from './numerics.js';
+export { Adam, adam } from './optim.js';
 export { Rng } from './rng.js';
 export { digamma, lgamma, trigamma } from './special.js';
 export type {

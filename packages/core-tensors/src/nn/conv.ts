@@ -68,6 +68,8 @@ export class Conv2d extends Module {
   readonly kernel: tf.Variable;
   readonly bias: tf.Variable | undefined;
   protected readonly act: ActivationFn;
+  /** The activation when tfjs's fused convolution can apply it (identity or relu), else null. */
+  private readonly fusedActivation: 'linear' | 'relu' | null;
   private readonly tfPad: 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 
   constructor(
@@ -102,6 +104,8 @@ export class Conv2d extends Module {
       );
     }
     this.act = getActivation(opts.activation ?? 'identity');
+    const a = opts.activation ?? 'identity';
+    this.fusedActivation = a === 'identity' ? 'linear' : a === 'relu' ? 'relu' : null;
     const [kh, kw] = this.kernelSize;
     const kinit = getInitializer(opts.kernelInit ?? 'glorotUniform');
     this.kernel = this.addParameter('kernel', kinit([kh, kw, inChannels, outChannels], opts.rng));
@@ -157,6 +161,21 @@ export class Conv2d extends Module {
   /** act(conv(x, W) + b). */
   apply(x: tf.Tensor): tf.Tensor {
     this.outputShape(x.shape);
+    if (this.fusedActivation) {
+      // One kernel for convolution, bias and relu (tfjs's fused op and its gradient).
+      const activation = this.fusedActivation;
+      return tf.tidy(() =>
+        tf.fused.conv2d({
+          x: x as tf.Tensor4D,
+          filter: this.effectiveKernel(),
+          strides: this.stride,
+          pad: this.tfPad,
+          dataFormat: 'NHWC',
+          ...(this.bias ? { bias: this.bias } : {}),
+          activation,
+        }),
+      );
+    }
     return tf.tidy(() => {
       let y: tf.Tensor = tf.conv2d(
         x as tf.Tensor4D,
