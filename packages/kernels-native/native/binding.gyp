@@ -2,8 +2,8 @@
   "targets": [
     {
       "target_name": "dgm_kernels",
-      "sources": ["src/dgm_kernels.c", "src/dgm_math.c", "src/dgm_ops.c"],
-      "cflags": ["-O3", "-fno-math-errno", "-Wall", "-Wextra"],
+      "sources": ["src/dgm_kernels.c", "src/dgm_math.c", "src/dgm_ops.c", "src/dgm_conv.c"],
+      "cflags": ["-O3", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-psabi"],
       "cflags_c": ["-std=gnu11"],
       "conditions": [
         ["OS=='linux'", {

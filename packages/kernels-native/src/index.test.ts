@@ -431,6 +431,62 @@ describe(`@dgmjs/kernels-native (${label})`, () => {
     });
   }
 
+  /** Stride 1 with 16 / 32 channels: the direct path (dgm_conv.c); also run through im2col. */
+  const DIRECT: Array<[string, Partial<Conv>]> = [
+    [
+      '3x3 same, 32 -> 32 (block tails: width 29)',
+      { h: 5, w: 29, ci: 32, co: 32, pt: 1, pb: 1, pl: 1, pr: 1 },
+    ],
+    ['3x3 valid, 16 -> 48', { h: 6, w: 7, ci: 16, co: 48, kh: 3, kw: 3 }],
+    [
+      '5x3 asymmetric pads, 3 -> 16',
+      { h: 7, w: 9, ci: 3, co: 16, kh: 5, kw: 3, pt: 2, pb: 1, pl: 0, pr: 2 },
+    ],
+    ['1x3 pad 0/1, 32 -> 16', { h: 4, w: 30, ci: 32, co: 16, kh: 1, kw: 3, pl: 1, pr: 1 }],
+    ['3x3 same, 1 -> 32 (first layer)', { h: 8, w: 8, ci: 1, co: 32, pt: 1, pb: 1, pl: 1, pr: 1 }],
+  ];
+  for (const [name, part] of DIRECT) {
+    const c: Conv = {
+      ...{ n: 2, h: 5, w: 5, ci: 16, co: 16, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1 },
+      ...{ pt: 0, pb: 0, pl: 0, pr: 0 },
+      ...part,
+    };
+    for (const direct of [true, false]) {
+      it.skipIf(!k)(
+        `stride-1 conv (${name}, direct path ${direct ? 'on' : 'off'}) matches loops`,
+        () => {
+          const prev = k!.setConvDirect(direct);
+          try {
+            const [oh, ow] = outSize(c);
+            const g = geom(c);
+            const x = rand(c.n * c.h * c.w * c.ci, 31);
+            const w = rand(c.kh * c.kw * c.ci * c.co, 32);
+            const dy = rand(c.n * oh * ow * c.co, 33);
+            const y = new Float32Array(dy.length).fill(Number.NaN);
+            const dw = new Float32Array(w.length).fill(Number.NaN);
+            const dx = new Float32Array(x.length).fill(Number.NaN);
+            k!.conv2d(x, w, y, g);
+            k!.conv2dBackpropFilter(x, dy, dw, g);
+            k!.conv2dBackpropInput(dy, w, dx, g);
+            const yRef = new Float64Array(y.length);
+            const dwRef = new Float64Array(w.length);
+            const dxRef = new Float64Array(x.length);
+            eachTap(c, (xi, wi, yi) => {
+              yRef[yi]! += x[xi]! * w[wi]!;
+              dwRef[wi]! += x[xi]! * dy[yi]!;
+              dxRef[xi]! += w[wi]! * dy[yi]!;
+            });
+            expect(y).toBeAllclose(yRef, TOL);
+            expect(dw).toBeAllclose(dwRef, TOL);
+            expect(dx).toBeAllclose(dxRef, TOL);
+          } finally {
+            k!.setConvDirect(prev);
+          }
+        },
+      );
+    }
+  }
+
   it.skipIf(!k)('conv chunks (im2col blocks) do not change the result', () => {
     const c = CONVS[0]![1];
     const g = geom(c);

@@ -121,6 +121,12 @@ export interface NativeKernels extends NativeMathKernels, NativeOpsKernels {
   getNumThreads(): number;
   /** Tuning: floats per im2col chunk (default 131072 = 512 KB); returns the previous value. */
   setChunkFloats(n: number): number;
+  /**
+   * Whether stride-1 convolutions with 16k output channels (16k input channels for the input
+   * gradient) use the direct kernels instead of im2col + GEMM (default true); returns the
+   * previous value. For comparisons and tests.
+   */
+  setConvDirect(on: boolean): boolean;
   /** The addon and its BLAS. */
   info(): NativeInfo;
 }

@@ -55,6 +55,9 @@ const CONV_CASES: Array<[string, number[], number[], number | [number, number], 
   ],
   // tfjs sizes numeric pads from the filter height alone, so the filter is square here.
   ['3x3 numeric pad 1', [1, 6, 7, 3], [3, 3, 3, 2], 1, 1],
+  // 16 channels, stride 1: the native direct-convolution path
+  ['3x3 same 16 channels (direct)', [2, 6, 5, 16], [3, 3, 16, 16], 1, 'same'],
+  ['3x3 valid 16 -> 32 channels (direct)', [1, 5, 7, 16], [3, 3, 16, 32], 1, 'valid'],
 ];
 
 function modeTests(mode: 'native' | 'typescript') {

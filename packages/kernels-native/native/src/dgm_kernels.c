@@ -331,6 +331,21 @@ typedef enum { CONV_FWD, CONV_BWD_FILTER, CONV_BWD_INPUT } ConvKind;
  * conv2dBackpropInput(dy, filter, dx, geometry)  dx = d(sum dy * y)/d x
  * All arrays NHWC / HWIO float32; outputs are overwritten.
  */
+/* Whether stride-1 convolutions take the direct path of dgm_conv.c (setConvDirect). */
+static bool conv_direct = true;
+
+static napi_value js_set_conv_direct(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool on;
+  if (argc < 1 || arg_bool(env, argv[0], &on)) return throw_type(env, "setConvDirect: expected a boolean");
+  napi_value prev;
+  CHECK_NAPI(env, napi_get_boolean(env, conv_direct, &prev));
+  conv_direct = on;
+  return prev;
+}
+
 static napi_value conv_common(napi_env env, napi_callback_info info, ConvKind kind) {
   static const char* names[] = {"conv2d", "conv2dBackpropFilter", "conv2dBackpropInput"};
   const char* name = names[kind];
@@ -387,6 +402,20 @@ static napi_value conv_common(napi_env env, napi_callback_info info, ConvKind ki
     else
       gemm(false, true, M, K, co, 1.0f, p0, co, p1, co, 0.0f, p2, K);
     return NULL;
+  }
+  if (conv_direct) {
+    const int64_t gg[15] = {g.n,  g.h,  g.w,  g.ci, g.oh, g.ow, g.co, g.kh,
+                            g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl};
+    const int64_t need = dgm_conv_direct_scratch((int)kind, gg);
+    if (need >= 0) {
+      float* s = scratch_get(env, (size_t)(need > 0 ? need : 1));
+      if (!s) {
+        napi_throw_error(env, NULL, "dgm_kernels: out of memory for the convolution scratch");
+        return NULL;
+      }
+      dgm_conv_direct((int)kind, gg, p0, p1, p2, s);
+      return NULL;
+    }
   }
   const int64_t rows = chunk_rows(K, M);
   float* col = scratch_get(env, (size_t)(rows * K));
@@ -493,6 +522,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setNumThreads", NULL, js_set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getNumThreads", NULL, js_get_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setChunkFloats", NULL, js_set_chunk_floats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setConvDirect", NULL, js_set_conv_direct, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, js_info, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

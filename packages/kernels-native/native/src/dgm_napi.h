@@ -122,4 +122,9 @@ static inline int dgm_define(napi_env env, napi_value exports, const DgmExport* 
 int dgm_math_register(napi_env env, napi_value exports);
 int dgm_ops_register(napi_env env, napi_value exports);
 
+/* Direct convolutions (dgm_conv.c): scratch floats needed, or -1 when the geometry is not covered. */
+int64_t dgm_conv_direct_scratch(int kind, const int64_t* geometry);
+void dgm_conv_direct(int kind, const int64_t* geometry, const float* a, const float* b, float* out,
+                     float* scratch);
+
 #endif
