@@ -12,7 +12,7 @@ import {
   PixelCNN,
   type PixelModel,
 } from '@dgmjs/autoregressive';
-import { initBackend, type Module, Rng, Trainer, tf } from '@dgmjs/core-tensors';
+import { adam, initBackend, type Module, Rng, Trainer, tf } from '@dgmjs/core-tensors';
 import { batches, forEachBatch, type ImageDataset, loadBinarizedMnist } from '@dgmjs/datasets';
 import { runPeer, torchVersion } from '../peer.js';
 import { encodePng, imageGrid } from '../png.js';
@@ -67,7 +67,7 @@ type Flat = ImageDataset<readonly [number]>;
 
 /** Median time of one Adam step of `model` on a fixed random binary batch (ms). */
 async function stepMs(model: DensityModel & Module, x: tf.Tensor, iters: number): Promise<number> {
-  const opt = tf.train.adam(1e-3);
+  const opt = adam(1e-3);
   const obj = nllObjective(model);
   const rng = new Rng(0);
   try {
@@ -114,7 +114,7 @@ async function train(
       }
     },
     disposeBatch: true,
-    optimizer: tf.train.adam(lr),
+    optimizer: adam(lr),
     maxSteps: steps,
     historyEvery: Math.max(1, Math.floor(steps / 20)),
     progress: { everySeconds: 20 },

@@ -10,7 +10,7 @@
  * 4. Unbiasedness table against exact enumeration on small Bernoulli / categorical problems.
  * Plus estimator throughput for the lecture example beside a PyTorch peer.
  */
-import { initBackend, Rng, tf } from '@dgmjs/core-tensors';
+import { adam, initBackend, Rng, tf } from '@dgmjs/core-tensors';
 import {
   arm,
   bernoulliLatent,
@@ -443,7 +443,7 @@ export const estimatorsSuite: Suite = {
       for (const [name, make] of runs) {
         const est = make();
         const theta = tf.variable(tf.zeros([1]), true, `relax-toy-theta-${name}`);
-        const opt = tf.train.adam(lr);
+        const opt = adam(lr);
         const rng = new Rng(2024);
         const loss: [number, number][] = [];
         const logVar: [number, number][] = [];

@@ -14,7 +14,7 @@
  *    training run (rows `mnist/<flow>/test-bits-per-dim`; Papamakarios et al. 2017, Table 2).
  */
 import { join } from 'node:path';
-import { initBackend, Rng, savePng, tf } from '@dgmjs/core-tensors';
+import { adam, initBackend, Rng, savePng, tf } from '@dgmjs/core-tensors';
 import {
   forEachBatch,
   loadMnist,
@@ -132,7 +132,7 @@ function train(
   test: Float32Array,
 ): TrainResult {
   const rng = new Rng(seed);
-  const opt = tf.train.adam(LR);
+  const opt = adam(LR);
   const setLr = (lr: number) => {
     (opt as unknown as { learningRate: number }).learningRate = lr;
   };
@@ -207,7 +207,7 @@ export async function trainMnist(
   const { train, test } = await loadMnist({ flat: true });
   const rng = new Rng(opts.seed ?? 0);
   const flow = makeMnistFlow(family, rng);
-  const opt = tf.train.adam(1e-4);
+  const opt = adam(1e-4);
   let steps = 0;
   const t0 = performance.now();
   try {
@@ -342,7 +342,7 @@ function flowDensityOnGrid(flow: Flow, pts: Float32Array): Float32Array {
 function stepTimer(family: Family, density: ToyDensity): () => void {
   const rng = new Rng(99);
   const flow = makeToyFlow(family, rng);
-  const opt = tf.train.adam(1e-3);
+  const opt = adam(1e-3);
   const x = density.sampleTensor(BATCH, rng);
   const step = () => {
     const loss = opt.minimize(() => tf.neg(tf.mean(flow.logProb(x))) as tf.Scalar, true);

@@ -1,4 +1,7 @@
 import {
+  adam,
+  Conv2d,
+  Dense,
   initBackend,
   loadNativeKernels,
   nativeKernelsStatus,
@@ -46,32 +49,22 @@ function gemmGflops(ta: boolean, tb: boolean, iters: number): Promise<number> {
   });
 }
 
-/** Glorot-uniform weights from a seeded stream. */
-function glorot(shape: number[], fanIn: number, fanOut: number, rng: Rng): tf.Variable {
-  const lim = Math.sqrt(6 / (fanIn + fanOut));
-  return tf.tidy(() => tf.variable(tf.randomUniform(shape, -lim, lim, 'float32', rng.next())));
-}
-
-/** A zero-initialised variable (made inside tidy so the initial tensor is not left behind). */
-function zeros(shape: number[]): tf.Variable {
-  return tf.tidy(() => tf.variable(tf.zeros(shape)));
-}
-
-/** One Adam step of the 784-512-784 MLP with sigmoid cross-entropy (batch 128). */
+/**
+ * One Adam step of the 784-512-784 MLP with Bernoulli cross-entropy (batch 128), written as a
+ * dgm.js user writes it: `Dense` layers, `softplus`, dgm.js's `adam`. `DGM_TFJS_ADAM=1` uses
+ * tf.train.adam instead (to see what the fused update buys).
+ */
 export function makeMlpStep(seed = 0): { step: () => number; dispose: () => void } {
   const rng = new Rng(seed);
-  const w1 = glorot([784, 512], 784, 512, rng);
-  const b1 = zeros([512]);
-  const w2 = glorot([512, 784], 512, 784, rng);
-  const b2 = zeros([784]);
+  const l1 = new Dense(784, 512, { rng, activation: 'relu' });
+  const l2 = new Dense(512, 784, { rng });
   const x = tf.tidy(() =>
     tf.cast(tf.less(tf.randomUniform([128, 784], 0, 1, 'float32', rng.next()), 0.5), 'float32'),
   );
-  const opt = tf.train.adam(1e-3);
+  const opt = process.env.DGM_TFJS_ADAM === '1' ? tf.train.adam(1e-3) : adam(1e-3);
   const step = () => {
     const loss = opt.minimize(() => {
-      const h = tf.relu(tf.add(tf.matMul(x, w1), b1));
-      const logits = tf.add(tf.matMul(h, w2), b2);
+      const logits = l2.apply(l1.apply(x));
       // Bernoulli cross-entropy with logits: softplus(l) - x l
       return tf.mean(tf.sub(softplus(logits), tf.mul(x, logits))) as tf.Scalar;
     }, true) as tf.Scalar;
@@ -79,39 +72,50 @@ export function makeMlpStep(seed = 0): { step: () => number; dispose: () => void
     loss.dispose();
     return v;
   };
-  return { step, dispose: () => (tf.dispose([w1, b1, w2, b2, x]), opt.dispose()) };
+  return { step, dispose: () => (l1.dispose(), l2.dispose(), x.dispose(), opt.dispose()) };
 }
 
-/** One Adam step of the small conv net (batch 64, 28x28x1, three 3x3x32 convs, dense to 10). */
+/**
+ * One Adam step of the small conv net (batch 64, 28x28x1, three 3x3x32 relu convs with 'same'
+ * padding, dense to 10, softmax cross-entropy): `Conv2d` and `Dense` modules, dgm.js's `adam`.
+ */
 export function makeConvStep(seed = 0): { step: () => number; dispose: () => void } {
   const rng = new Rng(seed);
-  const k1 = glorot([3, 3, 1, 32], 9, 288, rng);
-  const k2 = glorot([3, 3, 32, 32], 288, 288, rng);
-  const k3 = glorot([3, 3, 32, 32], 288, 288, rng);
-  const c = [zeros([32]), zeros([32]), zeros([32])];
-  const wd = glorot([28 * 28 * 32, 10], 28 * 28 * 32, 10, rng);
-  const bd = zeros([10]);
+  const convs = [
+    new Conv2d(1, 32, 3, { rng, activation: 'relu' }),
+    new Conv2d(32, 32, 3, { rng, activation: 'relu' }),
+    new Conv2d(32, 32, 3, { rng, activation: 'relu' }),
+  ];
+  const dense = new Dense(28 * 28 * 32, 10, { rng });
   const x = tf.randomUniform([64, 28, 28, 1], 0, 1, 'float32', rng.next());
-  const y = tf.tidy(() => tf.oneHot(tf.randomUniform([64], 0, 10, 'int32', rng.next()), 10));
-  const opt = tf.train.adam(1e-3);
+  // One-hot labels built in JS (tf.oneHot of float32 is wrong on wasm).
+  const labels = tf.tidy(() => tf.randomUniform([64], 0, 10, 'int32', rng.next()));
+  const lv = labels.dataSync();
+  labels.dispose();
+  const oh = new Float32Array(640);
+  for (let i = 0; i < 64; i++) oh[i * 10 + (lv[i] as number)] = 1;
+  const y = tf.tensor2d(oh, [64, 10]);
+  const opt = process.env.DGM_TFJS_ADAM === '1' ? tf.train.adam(1e-3) : adam(1e-3);
   const step = () => {
     const loss = opt.minimize(() => {
-      let h: tf.Tensor4D = x as tf.Tensor4D;
-      for (const [k, bias] of [
-        [k1, c[0]!],
-        [k2, c[1]!],
-        [k3, c[2]!],
-      ] as const) {
-        h = tf.relu(tf.add(tf.conv2d(h, k as tf.Tensor4D, 1, 'same'), bias)) as tf.Tensor4D;
-      }
-      const logits = tf.add(tf.matMul(tf.reshape(h, [64, -1]), wd), bd);
+      let h: tf.Tensor = x;
+      for (const c of convs) h = c.apply(h);
+      const logits = dense.apply(tf.reshape(h, [64, -1]));
       return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
     }, true) as tf.Scalar;
     const v = loss.dataSync()[0]!;
     loss.dispose();
     return v;
   };
-  return { step, dispose: () => (tf.dispose([k1, k2, k3, ...c, wd, bd, x, y]), opt.dispose()) };
+  return {
+    step,
+    dispose: () => {
+      for (const c of convs) c.dispose();
+      dense.dispose();
+      tf.dispose([x, y]);
+      opt.dispose();
+    },
+  };
 }
 
 async function timeStep(

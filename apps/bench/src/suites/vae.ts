@@ -10,7 +10,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initBackend, Rng, tf } from '@dgmjs/core-tensors';
+import { adam, initBackend, Rng, tf } from '@dgmjs/core-tensors';
 import { batches, getBatch, loadBinarizedMnist } from '@dgmjs/datasets';
 import { estimateLogLikelihood, evaluateElbo } from '@dgmjs/eval';
 import {
@@ -112,7 +112,7 @@ async function train(
   opts: TrainOptions,
   label: string,
 ): Promise<number> {
-  const opt = tf.train.adam(1e-3);
+  const opt = adam(1e-3);
   const rng = new Rng(1);
   const it = batches(ds, {
     batchSize: batch,
@@ -372,7 +372,7 @@ export const vaeSuite: Suite = {
       ],
     ] as const) {
       const vae = make();
-      const opt = tf.train.adam(1e-3);
+      const opt = adam(1e-3);
       const rng = new Rng(3);
       const ms = await medianMs(
         () => {

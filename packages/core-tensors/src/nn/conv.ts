@@ -68,8 +68,8 @@ export class Conv2d extends Module {
   readonly kernel: tf.Variable;
   readonly bias: tf.Variable | undefined;
   protected readonly act: ActivationFn;
-  /** The activation when tfjs's fused convolution can apply it (identity or relu), else null. */
-  private readonly fusedActivation: 'linear' | 'relu' | null;
+  /** Whether the activation is relu (which the fused convolution can apply itself). */
+  private readonly reluActivation: boolean;
   private readonly tfPad: 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 
   constructor(
@@ -104,8 +104,7 @@ export class Conv2d extends Module {
       );
     }
     this.act = getActivation(opts.activation ?? 'identity');
-    const a = opts.activation ?? 'identity';
-    this.fusedActivation = a === 'identity' ? 'linear' : a === 'relu' ? 'relu' : null;
+    this.reluActivation = opts.activation === 'relu';
     const [kh, kw] = this.kernelSize;
     const kinit = getInitializer(opts.kernelInit ?? 'glorotUniform');
     this.kernel = this.addParameter('kernel', kinit([kh, kw, inChannels, outChannels], opts.rng));
@@ -161,31 +160,22 @@ export class Conv2d extends Module {
   /** act(conv(x, W) + b). */
   apply(x: tf.Tensor): tf.Tensor {
     this.outputShape(x.shape);
-    if (this.fusedActivation) {
-      // One kernel for convolution, bias and relu (tfjs's fused op and its gradient).
-      const activation = this.fusedActivation;
-      return tf.tidy(() =>
-        tf.fused.conv2d({
-          x: x as tf.Tensor4D,
-          filter: this.effectiveKernel(),
-          strides: this.stride,
-          pad: this.tfPad,
-          dataFormat: 'NHWC',
-          ...(this.bias ? { bias: this.bias } : {}),
-          activation,
-        }),
-      );
-    }
     return tf.tidy(() => {
-      let y: tf.Tensor = tf.conv2d(
-        x as tf.Tensor4D,
-        this.effectiveKernel(),
-        this.stride,
-        this.tfPad,
-        'NHWC',
-      );
-      if (this.bias) y = tf.add(y, this.bias);
-      return this.act(y);
+      // tfjs's fused convolution adds the bias in the same kernel. It fuses an activation only
+      // when no gradient is being recorded (else it falls back to separate ops for all three),
+      // so while training the bias is fused and the activation applied after.
+      const recording = (tf.engine().state as { gradientDepth: number }).gradientDepth > 0;
+      const fuseRelu = this.reluActivation && !recording;
+      const y = tf.fused.conv2d({
+        x: x as tf.Tensor4D,
+        filter: this.effectiveKernel(),
+        strides: this.stride,
+        pad: this.tfPad,
+        dataFormat: 'NHWC',
+        ...(this.bias ? { bias: this.bias } : {}),
+        activation: fuseRelu ? 'relu' : 'linear',
+      });
+      return fuseRelu ? y : this.act(y);
     });
   }
 }
