@@ -1,7 +1,9 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // parallel-worker: the worker-thread entry of the Trainer's data parallelism (started by
+  // path from the main bundle, never imported).
+  entry: { index: 'src/index.ts', 'parallel-worker': 'src/train/parallel-worker.ts' },
   format: ['esm'],
   dts: true,
   sourcemap: true,

@@ -10,6 +10,14 @@ export {
 export { MemoryLeakError, NonFiniteError } from './errors.js';
 export type { ImageGridOptions, RasterImage } from './images.js';
 export { encodePng, imageGrid, saveImageGrid, savePng } from './images.js';
+export type {
+  ParallelOptions,
+  Replica,
+  ReplicaContext,
+  ReplicaFactory,
+  ShardInfo,
+} from './parallel.js';
+export { ParallelWorkerError } from './parallel.js';
 export type { LinePlotOptions, Series } from './plot.js';
 export { historySeries, linePlotSvg, plotHistory, saveSvg } from './plot.js';
 export type { ProgressInfo, ProgressOptions, ProgressStream } from './progress.js';

@@ -29,6 +29,7 @@ import {
 } from './checkpoint.js';
 import { MemoryLeakError, NonFiniteError } from './errors.js';
 import { JsonlLog } from './log.js';
+import { ParallelEngine, type ParallelOptions, type ShardInfo } from './parallel.js';
 import { fmtNum, type ProgressInfo, ProgressReporter, type ProgressStream } from './progress.js';
 
 /** Any module, whatever its input and output types. */
@@ -50,6 +51,8 @@ export interface StepContext {
   readonly batchIndex: number;
   /** A seed stream for this step alone, derived from the trainer's seed (restored on resume). */
   readonly rng: Rng;
+  /** With `parallel`: which rows of the batch this call sees (each shard has its own `rng`). */
+  readonly shard?: ShardInfo;
 }
 
 /** What an objective returns for one batch. */
@@ -257,6 +260,13 @@ export interface TrainerOptions<B> {
   batchSize?: (batch: B) => number | undefined;
   /** Free-form JSON stored in every checkpoint. */
   metadata?: Record<string, unknown>;
+  /**
+   * Opt-in data parallelism over worker threads (Node): each batch is split along axis 0 across
+   * the workers (and the main thread), the gradients are combined weighted by rows, and the
+   * optimizer step, checkpoints and NaN guard stay on the main thread. The workers start when
+   * `fit` starts and are terminated when it returns or throws. See {@link ParallelOptions}.
+   */
+  parallel?: ParallelOptions;
 }
 
 interface Accumulator {
@@ -324,7 +334,8 @@ function emptyAcc(): Accumulator {
   return { n: 0, loss: 0, metrics: {}, skipped: 0 };
 }
 
-function collectVariables(model: Trainable): {
+/** The named parameters and buffers of a Trainable, in the Trainer's (checkpoint) order. */
+export function collectVariables(model: Trainable): {
   params: [string, tf.Variable][];
   buffers: [string, tf.Variable][];
 } {
@@ -478,6 +489,7 @@ export class Trainer<B> {
   private stepsPerEpoch: number | undefined;
   private warnedOptimizer = false;
   private prepared = false;
+  private engine: ParallelEngine | undefined;
 
   constructor(opts: TrainerOptions<B>) {
     if (!opts || typeof opts !== 'object') throw new ValueError('Trainer: options are required.');
@@ -578,8 +590,14 @@ export class Trainer<B> {
     }
     try {
       await this.prepare();
+      if (this.opts.parallel) {
+        this.engine = await ParallelEngine.start(this.opts.parallel, this.params, this.buffers);
+      }
       return await this.loop(internal.signal);
     } finally {
+      const engine = this.engine;
+      this.engine = undefined;
+      await engine?.close();
       this.elapsedBefore += now() - this.sessionStart;
       this.running = false;
       userSignal?.removeEventListener('abort', onUserAbort);
@@ -859,7 +877,9 @@ export class Trainer<B> {
     };
     let outcome: StepOutcome;
     try {
-      outcome = this.computeStep(batch, ctx);
+      outcome = this.engine
+        ? await this.computeParallelStep(batch, ctx, this.engine)
+        : this.computeStep(batch, ctx);
     } finally {
       if (this.opts.disposeBatch) disposeTensors(batch);
     }
@@ -960,42 +980,16 @@ export class Trainer<B> {
     let packed: tf.Tensor | undefined;
     try {
       return tf.tidy(() => {
-        let out: { value: tf.Scalar; grads: tf.NamedTensorMap };
-        // An exception inside the taped function would strand the tensors the tape saved for
-        // the backward pass (tfjs frees them only in the backward pass). So errors are caught,
-        // a constant is returned (tfjs then frees the tape), and the error is rethrown below.
-        let objectiveError: { e: unknown } | undefined;
-        try {
-          out = tf.variableGrads(
-            () => {
-              try {
-                return this.runObjective(batch, ctx, numberMetrics, tensorMetricNames, (t) => {
-                  packed = t;
-                });
-              } catch (e) {
-                objectiveError = { e };
-                return tf.scalar(0);
-              }
-            },
-            trainable.map(([, v]) => v),
-          );
-        } catch (e) {
-          if (objectiveError) throw objectiveError.e;
-          if (e instanceof Error && /Cannot find a connection/.test(e.message)) {
-            throw new ValueError(
-              `Trainer: the loss does not depend on any trainable parameter (${listNames(
-                trainable.map(([n]) => n),
-                4,
-              )}); does the objective use the model passed to the Trainer?`,
-            );
-          }
-          throw e;
-        }
-        if (objectiveError) {
-          tf.dispose([out.value, ...Object.values(out.grads)]);
-          throw objectiveError.e;
-        }
-        const { value, grads } = out;
+        const { value, grads } = this.tapeGradients(
+          batch,
+          ctx,
+          trainable,
+          numberMetrics,
+          tensorMetricNames,
+          (t) => {
+            packed = t;
+          },
+        );
         const probes: tf.Tensor[] = [tf.reshape(tf.cast(value, 'float32'), [1])];
         if (packed) probes.push(packed);
         const gradNames: string[] = [];
@@ -1031,6 +1025,158 @@ export class Trainer<B> {
       });
     } finally {
       packed?.dispose();
+    }
+  }
+
+  /** The objective's loss and its gradients (call inside tf.tidy). */
+  private tapeGradients(
+    batch: B,
+    ctx: StepContext,
+    trainable: [string, tf.Variable][],
+    numberMetrics: Record<string, number>,
+    tensorMetricNames: string[],
+    setPacked: (t: tf.Tensor) => void,
+  ): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+    let out: { value: tf.Scalar; grads: tf.NamedTensorMap };
+    // An exception inside the taped function would strand the tensors the tape saved for
+    // the backward pass (tfjs frees them only in the backward pass). So errors are caught,
+    // a constant is returned (tfjs then frees the tape), and the error is rethrown below.
+    let objectiveError: { e: unknown } | undefined;
+    try {
+      out = tf.variableGrads(
+        () => {
+          try {
+            return this.runObjective(batch, ctx, numberMetrics, tensorMetricNames, setPacked);
+          } catch (e) {
+            objectiveError = { e };
+            return tf.scalar(0);
+          }
+        },
+        trainable.map(([, v]) => v),
+      );
+    } catch (e) {
+      if (objectiveError) throw objectiveError.e;
+      if (e instanceof Error && /Cannot find a connection/.test(e.message)) {
+        throw new ValueError(
+          `Trainer: the loss does not depend on any trainable parameter (${listNames(
+            trainable.map(([n]) => n),
+            4,
+          )}); does the objective use the model passed to the Trainer?`,
+        );
+      }
+      throw e;
+    }
+    if (objectiveError) {
+      tf.dispose([out.value, ...Object.values(out.grads)]);
+      throw objectiveError.e;
+    }
+    return out;
+  }
+
+  /**
+   * One data-parallel step: the workers start on their rows, the main thread computes its own
+   * shard meanwhile, then (after the barrier) the gradients are combined weighted by rows,
+   * checked for NaN/Inf together with the loss, and applied by the main thread's optimizer.
+   */
+  private async computeParallelStep(
+    batch: B,
+    ctx: StepContext,
+    engine: ParallelEngine,
+  ): Promise<StepOutcome> {
+    const trainable = this.params.filter(([, v]) => v.trainable);
+    if (trainable.length === 0) {
+      throw new ValueError(
+        'Trainer: no trainable parameters (all are frozen); unfreeze some with setTrainable(true).',
+      );
+    }
+    const plan = engine.plan(batch);
+    engine.dispatch(batch, plan, ctx);
+    const numberMetrics: Record<string, number> = {};
+    const tensorMetricNames: string[] = [];
+    let packed: tf.Tensor | undefined;
+    let main: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
+    try {
+      if (plan.mainRows > 0) {
+        const shard = engine.mainShard(batch, plan);
+        try {
+          const shardCtx: StepContext = {
+            ...ctx,
+            shard: {
+              index: 0,
+              count: plan.workerRows.length + 1,
+              offset: 0,
+              rows: plan.mainRows,
+              batchRows: plan.total,
+            },
+          };
+          main = tf.tidy(() =>
+            this.tapeGradients(
+              shard.batch as B,
+              shardCtx,
+              trainable,
+              numberMetrics,
+              tensorMetricNames,
+              (t) => {
+                packed = t;
+              },
+            ),
+          );
+        } finally {
+          tf.dispose(shard.owned);
+        }
+      }
+      await engine.wait();
+      const workers = engine.workerScalars(plan);
+      return tf.tidy(() => {
+        const probes: tf.Tensor[] = [];
+        if (main) probes.push(tf.reshape(tf.cast(main.value, 'float32'), [1]));
+        if (packed) probes.push(packed);
+        const combined = new Map<string, tf.Tensor>();
+        const gradNames: string[] = [];
+        this.params.forEach(([n, v], e) => {
+          if (!v.trainable) return;
+          const g = engine.combineGrad(e, main?.grads[v.name], plan);
+          if (!g) return;
+          combined.set(v.name, g);
+          gradNames.push(n);
+          probes.push(tf.reshape(tf.sum(tf.mul(g, 0)), [1]));
+        });
+        const vals = probes.length ? tf.concat(probes).dataSync() : new Float32Array(0);
+        let off = 0;
+        let loss = workers.loss;
+        if (main) loss += engine.mainWeight(plan) * vals[off++]!;
+        // Metrics: the main shard's and the workers', weighted by rows.
+        const sums = workers.metrics;
+        const add = (k: string, v: number) => {
+          const acc = sums.get(k) ?? [0, 0];
+          acc[0] += plan.mainRows * v;
+          acc[1] += plan.mainRows;
+          sums.set(k, acc);
+        };
+        tensorMetricNames.forEach((k) => {
+          add(k, vals[off++]!);
+        });
+        for (const [k, v] of Object.entries(numberMetrics)) add(k, v);
+        const metrics: Record<string, number> = {};
+        const badMetrics: string[] = [];
+        for (const [k, [sum, w]] of sums) {
+          metrics[k] = w > 0 ? sum / w : Number.NaN;
+          if (!Number.isFinite(metrics[k]!)) badMetrics.push(k);
+        }
+        const badGradients = gradNames.filter((_, i) => Number.isNaN(vals[off + i]!));
+        const applied = Number.isFinite(loss) && badGradients.length === 0;
+        if (applied) {
+          const list = this.params.map(([, v]) => ({
+            name: v.name,
+            tensor: combined.get(v.name) ?? null,
+          }));
+          this.optimizer.applyGradients(list as unknown as NamedTensor[]);
+        }
+        return { loss, metrics, badGradients, badMetrics, applied };
+      });
+    } finally {
+      packed?.dispose();
+      if (main) tf.dispose([main.value, ...Object.values(main.grads)]);
     }
   }
 
