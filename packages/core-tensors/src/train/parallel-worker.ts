@@ -209,41 +209,49 @@ function serve(vars: tf.Variable[], loss: Loss, firstGen: number): void {
         .filter(([, i]) => init.entries[i]!.param && ctrl[L.mask(i)] === 1);
       tf.tidy(() => {
         const metricNames: string[] = [];
-        const metricNumbers: number[] = [];
+        const metricNumbers: (number | null)[] = [];
         const metricTensors: tf.Tensor[] = [];
         let failure: { e: unknown } | undefined;
-        const { value, grads } = tf.variableGrads(
-          () => {
-            try {
-              const r = loss(batch, ctx);
-              if (!r || !(r.loss instanceof tf.Tensor) || r.loss.size !== 1) {
-                throw new Error(
-                  `the loss must return { loss: scalar tensor, metrics? }, got ${r && r.loss instanceof tf.Tensor ? `loss of shape ${fmtShape(r.loss.shape)}` : typeof r}.`,
-                );
+        let out: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
+        try {
+          out = tf.variableGrads(
+            () => {
+              try {
+                const r = loss(batch, ctx);
+                if (!r || !(r.loss instanceof tf.Tensor) || r.loss.size !== 1) {
+                  throw new Error(
+                    `the loss must return { loss: scalar tensor, metrics? }, got ${r && r.loss instanceof tf.Tensor ? `loss of shape ${fmtShape(r.loss.shape)}` : typeof r}.`,
+                  );
+                }
+                for (const [name, m] of Object.entries(r.metrics ?? {})) {
+                  if (typeof m === 'number') {
+                    metricNames.push(name);
+                    metricNumbers.push(m);
+                  } else if (m instanceof tf.Tensor && m.size === 1) {
+                    metricNames.push(name);
+                    metricNumbers.push(null);
+                    metricTensors.push(tf.keep(tf.cast(tf.reshape(m, [1]), 'float32')));
+                  } else
+                    throw new Error(`metric '${name}' must be a number or a one-element tensor.`);
+                }
+                return tf.reshape(r.loss, []) as tf.Scalar;
+              } catch (e) {
+                failure = { e };
+                return tf.scalar(0);
               }
-              for (const [name, m] of Object.entries(r.metrics ?? {})) {
-                if (typeof m === 'number') {
-                  metricNames.push(name);
-                  metricNumbers.push(m);
-                } else if (m instanceof tf.Tensor && m.size === 1) {
-                  metricNames.push(name);
-                  metricNumbers.push(Number.NaN);
-                  metricTensors.push(tf.keep(tf.cast(tf.reshape(m, [1]), 'float32')));
-                } else
-                  throw new Error(`metric '${name}' must be a number or a one-element tensor.`);
-              }
-              return tf.reshape(r.loss, []) as tf.Scalar;
-            } catch (e) {
-              failure = { e };
-              return tf.scalar(0);
-            }
-          },
-          trainable.map(([v]) => v),
-        );
-        if (failure) {
-          tf.dispose(metricTensors);
-          throw failure.e;
+            },
+            trainable.map(([v]) => v),
+          );
+        } catch (e) {
+          // When the loss threw, tfjs sees a constant and complains: report the loss's error.
+          if (!failure) throw e;
         }
+        if (failure || !out) {
+          if (out) tf.dispose([out.value, ...Object.values(out.grads)]);
+          tf.dispose(metricTensors);
+          throw failure?.e;
+        }
+        const { value, grads } = out;
         if (metricNames.length > MAX_METRICS) {
           throw new Error(`at most ${MAX_METRICS} metrics, got ${metricNames.length}.`);
         }
@@ -254,9 +262,7 @@ function serve(vars: tf.Variable[], loss: Loss, firstGen: number): void {
         num[L.num(k, NW_LOSS)] = vals[0]!;
         let t = 1;
         metricNames.forEach((_, i) => {
-          num[L.num(k, NW_METRICS) + 1 + i] = Number.isNaN(metricNumbers[i]!)
-            ? vals[t++]!
-            : metricNumbers[i]!;
+          num[L.num(k, NW_METRICS) + 1 + i] = metricNumbers[i] ?? vals[t++]!;
         });
         num[L.num(k, NW_METRICS)] = metricNames.length;
         ctrl[L.w(k, W_TEXT_LEN)] = metricNames.length

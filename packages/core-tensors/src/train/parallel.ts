@@ -143,6 +143,12 @@ export interface ParallelOptions {
   reduction?: 'mean' | 'sum';
   /** Give up when the workers are not ready after this long. Default 120000. */
   startupTimeoutMs?: number;
+  /**
+   * The workers' Node flags. Default: the main thread's (`process.execArgv`). Pass `[]` when the
+   * main thread runs under flags the workers must not inherit (vitest adds
+   * `--conditions source`, which would make the workers resolve packages to TypeScript sources).
+   */
+  execArgv?: string[];
 }
 
 /** A worker failed: while starting (module, factory, model mismatch) or in a step. */
@@ -410,7 +416,11 @@ export class ParallelEngine {
         entries,
         port: port2,
       };
-      const w = new Worker(entryUrl, { workerData: init, transferList: [port2] });
+      const w = new Worker(entryUrl, {
+        workerData: init,
+        transferList: [port2],
+        ...(o.execArgv ? { execArgv: o.execArgv } : {}),
+      });
       workers.push(w);
       ports.push(port1);
       ready.push(
