@@ -1,10 +1,11 @@
 import { checkGradient, expectNoLeaks } from '@dgmjs/test-utils';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fx from './fixtures/numerics.json' with { type: 'json' };
 import {
   clampedUniform,
   expm1,
   gumbelNoise,
+  loadNativeKernels,
   log1mexp,
   logSigmoid,
   logSoftmax,
@@ -14,8 +15,10 @@ import {
   stopGradient,
   straightThrough,
   tf,
+  unloadNativeKernels,
   ValueError,
 } from './index.js';
+import { softplusComposite } from './numerics.js';
 
 const vals = (t: tf.Tensor) => Array.from(t.dataSync());
 const gradOf = (f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor) =>
@@ -102,6 +105,53 @@ describe('softplus / logSigmoid / log1mexp / expm1 (reference: torch float64)', 
     expect(tf.tidy(() => vals(expm1(x)))).toBeAllclose(fx.expm1.value, { rtol: 2e-6, atol: 1e-12 });
     expect(gradOf(expm1, x)).toBeAllclose(fx.expm1.x.map(Math.exp), { rtol: 1e-6 });
     x.dispose();
+  });
+});
+
+describe('softplus: one stable kernel where the backend has one, the composite elsewhere', () => {
+  afterAll(async () => {
+    await tf.setBackend('wasm');
+    await loadNativeKernels();
+  });
+  const check = (f: (x: tf.Tensor) => tf.Tensor) => {
+    const x = tf.tensor1d(fx.softplus.x);
+    expect(tf.tidy(() => vals(f(x)))).toBeAllclose(fx.softplus.value, { rtol: 1e-6, atol: 1e-6 });
+    expect(gradOf(f, x)).toBeAllclose(fx.softplus.grad, { rtol: 1e-6, atol: 1e-7 });
+    // Relative accuracy where the value is tiny (atol alone would hide a wrong exponent).
+    const tiny = fx.softplus.x
+      .map((v, i) => [v, fx.softplus.value[i]!] as const)
+      .filter(([v]) => v >= -80 && v <= -20);
+    const t = tf.tensor1d(tiny.map(([v]) => v));
+    expect(tf.tidy(() => vals(f(t)))).toBeAllclose(
+      tiny.map(([, e]) => e),
+      { rtol: 1e-6, atol: 0 },
+    );
+    tf.dispose([x, t]);
+  };
+  const kernelsOf = async (f: () => tf.Tensor) => (await tf.profile(() => tf.tidy(f))).kernelNames;
+
+  for (const mode of ['wasm (native kernels if built)', 'wasm (stock kernels)', 'cpu'] as const) {
+    it(`${mode}: a single Softplus kernel, matching torch at extreme inputs`, async () => {
+      if (mode === 'cpu') await tf.setBackend('cpu');
+      else {
+        await tf.setBackend('wasm');
+        if (mode === 'wasm (stock kernels)') unloadNativeKernels();
+        else await loadNativeKernels();
+      }
+      const x = tf.tensor1d([-3, 0, 3]);
+      expect(await kernelsOf(() => softplus(x))).toEqual(['Softplus']);
+      x.dispose();
+      check(softplus);
+    });
+  }
+
+  it('the composite (other backends) matches torch too, and int32 input uses it', async () => {
+    await tf.setBackend('wasm');
+    await loadNativeKernels();
+    check(softplusComposite);
+    const i = tf.tensor1d([0, 1, 2], 'int32');
+    expect(await kernelsOf(() => softplus(i))).not.toEqual(['Softplus']);
+    i.dispose();
   });
 });
 

@@ -108,14 +108,17 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 }
 
 /**
- * softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)); gradient sigmoid(x).
- *
- * @example
- * ```ts
- * softplus(tf.tensor1d([-1e4, 0, 1e4])).print(); // [0, 0.6931, 1e4]
- * ```
+ * Backends whose Softplus kernel is numerically stable at every input (they use
+ * max(x, 0) + log1p(exp(-|x|)) or thresholds on x): cpu, tfjs-node, and wasm (dgm.js's native
+ * kernel when @dgmjs/kernels-native loads, <= 2 ulp; else the stock one, within 8 ulp).
  */
-export function softplus(x: Tensor): Tensor {
+const STABLE_SOFTPLUS = new Set(['cpu', 'wasm', 'tensorflow']);
+
+/**
+ * softplus as max(x, 0) + log1p(exp(-|x|)) in separate ops with gradient sigmoid(x), for
+ * backends whose own Softplus kernel is not known to be stable. Internal (tested directly).
+ */
+export function softplusComposite(x: Tensor): Tensor {
   const f = customGrad<[Tensor]>((xi, save) => {
     save([xi]);
     return {
@@ -124,6 +127,21 @@ export function softplus(x: Tensor): Tensor {
     };
   });
   return f(x);
+}
+
+/**
+ * softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)); gradient sigmoid(x). One
+ * Softplus kernel on the cpu, wasm and tensorflow backends (their kernels are stable), the
+ * composite of stable ops elsewhere.
+ *
+ * @example
+ * ```ts
+ * softplus(tf.tensor1d([-1e4, 0, 1e4])).print(); // [0, 0.6931, 1e4]
+ * ```
+ */
+export function softplus(x: Tensor): Tensor {
+  if (x.dtype === 'float32' && STABLE_SOFTPLUS.has(tf.getBackend())) return tf.softplus(x);
+  return softplusComposite(x);
 }
 
 /**
