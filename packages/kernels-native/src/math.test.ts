@@ -24,8 +24,9 @@ const REF: Record<NativeUnaryOp, (x: number) => number> = {
 };
 
 /**
- * The max ulp errors asserted over the sweeps (measured: exp 0.96, expm1 1.42, log 0.82, log1p
- * 0.85, sigmoid 2.30, tanh 2.42, softplus 1.68, sqrt 0.5 (correctly rounded), rsqrt 1.49).
+ * The max ulp errors asserted over the sweeps. Measured over every third float32 bit pattern
+ * (1.4e9 points, AVX-512 build): exp 0.98, expm1 1.44, log 0.84, log1p 0.84, sigmoid 2.40,
+ * tanh 2.42, softplus 1.68, sqrt 0.5 (correctly rounded), rsqrt 1.49.
  */
 const BOUND: Record<NativeUnaryOp, number> = {
   exp: 1.25,

@@ -18,7 +18,15 @@
  * do that for comparisons that could raise FP exception flags, and does not vectorise. Nothing
  * here reads the flags, and NaN / Inf semantics are unchanged (this is not -ffast-math).
  */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
+/* "No dependence between iterations": y[i] depends on x[i] only, even when y is x. */
+#define DGM_IVDEP _Pragma("GCC ivdep")
+#elif defined(__clang__)
+#define DGM_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#else
+#define DGM_IVDEP
+#endif
 
 /* ------------------------------------------------------------------------------------------ */
 /* Scalar building blocks (always inlined into the vectorised loops)                          */
@@ -205,7 +213,7 @@ DGM_INLINE float dgm_rsqrtf(float x) { return 1.0f / sqrtf(x); }
     for (; i + DGM_BLOCK <= n; i += DGM_BLOCK) {                                 \
       const float* xb = x + i;                                                   \
       float* yb = y + i;                                                         \
-      _Pragma("GCC ivdep") for (size_t j = 0; j < DGM_BLOCK; j++) yb[j] = fn(xb[j]); \
+      DGM_IVDEP for (size_t j = 0; j < DGM_BLOCK; j++) yb[j] = fn(xb[j]);         \
     }                                                                            \
     if (i < n) {                                                                 \
       float buf[DGM_BLOCK] = {0};                                                \
