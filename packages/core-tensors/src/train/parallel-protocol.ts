@@ -17,7 +17,7 @@
 import { tf } from '../tf.js';
 
 /** Bumped whenever the layout below changes; the worker refuses a different one. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const GEN = 0;
 export const CMD = 1;
@@ -46,11 +46,16 @@ export const N_BATCH_INDEX = 2;
 export const N_BATCH_ROWS = 3;
 export const N_HEADER = 4;
 
-/** Per-worker numbers: loss, metric count, then up to MAX_METRICS metric values. */
-export const NW_LOSS = 0;
-export const NW_METRICS = 1;
+/**
+ * Per-worker numbers: the weight of its shard (main -> worker; the worker scales its loss by it,
+ * so its gradient comes out weighted), its weighted loss, the metric count, then up to
+ * MAX_METRICS metric values (unweighted).
+ */
+export const NW_WEIGHT = 0;
+export const NW_LOSS = 1;
+export const NW_METRICS = 2;
 export const MAX_METRICS = 64;
-export const NW_FIELDS = 2 + MAX_METRICS;
+export const NW_FIELDS = 3 + MAX_METRICS;
 
 /** UTF-16 code units of text per worker (error messages, metric names). */
 export const TEXT_UNITS = 8192;

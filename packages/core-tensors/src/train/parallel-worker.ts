@@ -30,6 +30,7 @@ import {
   N_STEP,
   NW_LOSS,
   NW_METRICS,
+  NW_WEIGHT,
   PROTOCOL_VERSION,
   STATUS_ERROR,
   STATUS_OK,
@@ -204,6 +205,7 @@ function serve(vars: tf.Variable[], loss: Loss, firstGen: number): void {
           batchRows: num[N_BATCH_ROWS]!,
         },
       };
+      const weight = num[L.num(k, NW_WEIGHT)]!;
       const trainable = vars
         .map((v, i) => [v, i] as const)
         .filter(([, i]) => init.entries[i]!.param && ctrl[L.mask(i)] === 1);
@@ -234,7 +236,8 @@ function serve(vars: tf.Variable[], loss: Loss, firstGen: number): void {
                   } else
                     throw new Error(`metric '${name}' must be a number or a one-element tensor.`);
                 }
-                return tf.reshape(r.loss, []) as tf.Scalar;
+                // weighted here, so the gradient comes out weighted
+                return tf.mul(tf.reshape(r.loss, []), weight) as tf.Scalar;
               } catch (e) {
                 failure = { e };
                 return tf.scalar(0);

@@ -1036,6 +1036,7 @@ export class Trainer<B> {
     numberMetrics: Record<string, number>,
     tensorMetricNames: string[],
     setPacked: (t: tf.Tensor) => void,
+    scale?: number,
   ): { value: tf.Scalar; grads: tf.NamedTensorMap } {
     let out: { value: tf.Scalar; grads: tf.NamedTensorMap };
     // An exception inside the taped function would strand the tensors the tape saved for
@@ -1046,7 +1047,8 @@ export class Trainer<B> {
       out = tf.variableGrads(
         () => {
           try {
-            return this.runObjective(batch, ctx, numberMetrics, tensorMetricNames, setPacked);
+            const l = this.runObjective(batch, ctx, numberMetrics, tensorMetricNames, setPacked);
+            return scale === undefined ? l : (tf.mul(l, scale) as tf.Scalar);
           } catch (e) {
             objectiveError = { e };
             return tf.scalar(0);
@@ -1119,6 +1121,8 @@ export class Trainer<B> {
               (t) => {
                 packed = t;
               },
+              // the main shard's weight: its loss value and gradients come out weighted
+              engine.mainWeight(plan),
             ),
           );
         } finally {
@@ -1144,7 +1148,7 @@ export class Trainer<B> {
         const vals = probes.length ? tf.concat(probes).dataSync() : new Float32Array(0);
         let off = 0;
         let loss = workers.loss;
-        if (main) loss += engine.mainWeight(plan) * vals[off++]!;
+        if (main) loss += vals[off++]!;
         // Metrics: the main shard's and the workers', weighted by rows.
         const sums = workers.metrics;
         const add = (k: string, v: number) => {
