@@ -17,7 +17,7 @@
 import { tf } from '../tf.js';
 
 /** Bumped whenever the layout below changes; the worker refuses a different one. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const GEN = 0;
 export const CMD = 1;
@@ -27,6 +27,11 @@ export const HEADER_I32 = 8;
 
 export const CMD_STEP = 1;
 export const CMD_STOP = 2;
+
+/** Values of a worker's per-entry gradient flag. */
+export const GRAD_NONE = 0;
+export const GRAD_FINITE = 1;
+export const GRAD_NONFINITE = 2;
 
 export const STATUS_OK = 0;
 export const STATUS_ERROR = 1;

@@ -23,6 +23,8 @@ import {
   entryOffsets,
   flatData,
   GEN,
+  GRAD_NONE,
+  GRAD_NONFINITE,
   LAYOUT,
   type LayoutMessage,
   type LeafSpec,
@@ -663,7 +665,7 @@ export class ParallelEngine {
     if (mainGrad && plan.mainRows > 0) parts.push(mainGrad);
     for (let k = 0; k < this.opts.workers; k++) {
       const rows = plan.workerRows[k]!;
-      if (rows === 0 || this.ctrl[this.L.gradFlag(k, e)] !== 1) continue;
+      if (rows === 0 || this.ctrl[this.L.gradFlag(k, e)] === GRAD_NONE) continue;
       parts.push(tensorFromShared(this.gradViews[k]![e]!, shape, 'float32'));
     }
     if (parts.length === 0) return null;
@@ -693,6 +695,16 @@ export class ParallelEngine {
       });
     }
     return { loss, metrics };
+  }
+
+  /** Whether a worker found a non-finite value in its gradient of entry `e`. */
+  workerGradNonFinite(e: number, plan: ShardPlan): boolean {
+    for (let k = 0; k < this.opts.workers; k++) {
+      if (plan.workerRows[k]! > 0 && this.ctrl[this.L.gradFlag(k, e)] === GRAD_NONFINITE) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The weight of the main shard's loss (the Trainer scales the main shard's loss by it). */

@@ -1076,9 +1076,10 @@ export class Trainer<B> {
   }
 
   /**
-   * One data-parallel step: the workers start on their rows, the main thread computes its own
-   * shard meanwhile, then (after the barrier) the gradients are combined weighted by rows,
-   * checked for NaN/Inf together with the loss, and applied by the main thread's optimizer.
+   * One data-parallel step: the workers start on their rows; the main thread meanwhile computes
+   * its own shard's weighted loss, gradients and their finiteness probes (one read-back); after
+   * the barrier the shards' gradients are summed (each came out weighted by its rows) and, when
+   * the loss and every shard's gradients are finite, applied by the main thread's optimizer.
    */
   private async computeParallelStep(
     batch: B,
@@ -1097,6 +1098,9 @@ export class Trainer<B> {
     const tensorMetricNames: string[] = [];
     let packed: tf.Tensor | undefined;
     let main: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
+    let mainLoss = 0;
+    const mainMetrics: Record<string, number> = {};
+    const mainBad = new Set<string>();
     try {
       if (plan.mainRows > 0) {
         const shard = engine.mainShard(batch, plan);
@@ -1128,56 +1132,61 @@ export class Trainer<B> {
         } finally {
           tf.dispose(shard.owned);
         }
+        const m = main;
+        const withGrad = trainable.filter(([, v]) => m.grads[v.name] !== undefined);
+        const vals = tf.tidy(() => {
+          const probes: tf.Tensor[] = [tf.reshape(tf.cast(m.value, 'float32'), [1])];
+          if (packed) probes.push(packed);
+          for (const [, v] of withGrad) {
+            probes.push(tf.reshape(tf.sum(tf.mul(m.grads[v.name]!, 0)), [1]));
+          }
+          return tf.concat(probes).dataSync();
+        });
+        mainLoss = vals[0]!;
+        tensorMetricNames.forEach((k, i) => {
+          mainMetrics[k] = vals[1 + i]!;
+        });
+        Object.assign(mainMetrics, numberMetrics);
+        const off = 1 + tensorMetricNames.length;
+        withGrad.forEach(([n], i) => {
+          if (Number.isNaN(vals[off + i]!)) mainBad.add(n);
+        });
       }
       await engine.wait();
       const workers = engine.workerScalars(plan);
-      return tf.tidy(() => {
-        const probes: tf.Tensor[] = [];
-        if (main) probes.push(tf.reshape(tf.cast(main.value, 'float32'), [1]));
-        if (packed) probes.push(packed);
-        const combined = new Map<string, tf.Tensor>();
-        const gradNames: string[] = [];
-        this.params.forEach(([n, v], e) => {
-          if (!v.trainable) return;
-          const g = engine.combineGrad(e, main?.grads[v.name], plan);
-          if (!g) return;
-          combined.set(v.name, g);
-          gradNames.push(n);
-          probes.push(tf.reshape(tf.sum(tf.mul(g, 0)), [1]));
-        });
-        const vals = probes.length ? tf.concat(probes).dataSync() : new Float32Array(0);
-        let off = 0;
-        let loss = workers.loss;
-        if (main) loss += vals[off++]!;
-        // Metrics: the main shard's and the workers', weighted by rows.
-        const sums = workers.metrics;
-        const add = (k: string, v: number) => {
-          const acc = sums.get(k) ?? [0, 0];
-          acc[0] += plan.mainRows * v;
-          acc[1] += plan.mainRows;
-          sums.set(k, acc);
-        };
-        tensorMetricNames.forEach((k) => {
-          add(k, vals[off++]!);
-        });
-        for (const [k, v] of Object.entries(numberMetrics)) add(k, v);
-        const metrics: Record<string, number> = {};
-        const badMetrics: string[] = [];
-        for (const [k, [sum, w]] of sums) {
-          metrics[k] = w > 0 ? sum / w : Number.NaN;
-          if (!Number.isFinite(metrics[k]!)) badMetrics.push(k);
-        }
-        const badGradients = gradNames.filter((_, i) => Number.isNaN(vals[off + i]!));
-        const applied = Number.isFinite(loss) && badGradients.length === 0;
-        if (applied) {
-          const list = this.params.map(([, v]) => ({
+      const loss = workers.loss + mainLoss;
+      // Metrics: the main shard's and the workers', weighted by rows.
+      const sums = workers.metrics;
+      for (const [k, v] of Object.entries(mainMetrics)) {
+        const acc = sums.get(k) ?? [0, 0];
+        acc[0] += plan.mainRows * v;
+        acc[1] += plan.mainRows;
+        sums.set(k, acc);
+      }
+      const metrics: Record<string, number> = {};
+      const badMetrics: string[] = [];
+      for (const [k, [sum, w]] of sums) {
+        metrics[k] = w > 0 ? sum / w : Number.NaN;
+        if (!Number.isFinite(metrics[k]!)) badMetrics.push(k);
+      }
+      const badGradients = this.params
+        .filter(
+          ([n, v], e) => v.trainable && (mainBad.has(n) || engine.workerGradNonFinite(e, plan)),
+        )
+        .map(([n]) => n);
+      const applied = Number.isFinite(loss) && badGradients.length === 0;
+      if (applied) {
+        tf.tidy(() => {
+          // Every parameter in a fixed order (null gradient when frozen or unused), as in
+          // computeStep: tfjs optimizers index their slots by position.
+          const list = this.params.map(([, v], e) => ({
             name: v.name,
-            tensor: combined.get(v.name) ?? null,
+            tensor: v.trainable ? engine.combineGrad(e, main?.grads[v.name], plan) : null,
           }));
           this.optimizer.applyGradients(list as unknown as NamedTensor[]);
-        }
-        return { loss, metrics, badGradients, badMetrics, applied };
-      });
+        });
+      }
+      return { loss, metrics, badGradients, badMetrics, applied };
     } finally {
       packed?.dispose();
       if (main) tf.dispose([main.value, ...Object.values(main.grads)]);
