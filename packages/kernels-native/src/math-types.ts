@@ -12,20 +12,22 @@ export type NativeUnaryOp =
   | 'tanh'
   | 'softplus'
   | 'sqrt'
-  | 'rsqrt';
+  | 'rsqrt'
+  | 'erf';
 
 /**
  * The addon's vectorised elementwise functions (see native/src/dgm_math.c): float32 exp, expm1,
- * log, log1p, sigmoid, tanh, softplus, sqrt and rsqrt, branch-free range-reduced polynomials
+ * log, log1p, sigmoid, tanh, softplus, sqrt, rsqrt and erf, branch-free range-reduced polynomials
  * that the C compiler vectorises (AVX-512 / AVX2 / SSE2 clones on x86-64, picked at load time).
  *
  * Accuracy (max error over every float32 exponent against float64 references, measured by
- * src/math.test.ts): exp, log, log1p and sqrt within 1 ulp, expm1 and rsqrt within 1.5 ulp,
+ * src/math.test.ts): exp, log, log1p and sqrt within 1 ulp, expm1, rsqrt and erf within 1.5 ulp,
  * softplus within 2, sigmoid and tanh within 2.5. Special values follow C99: NaN propagates,
  * `exp(-Inf) = 0`, `exp(x > 88.72) = Inf`, `log(0) = -Inf`, `log(x < 0) = NaN`,
  * `log1p(-1) = -Inf`, `sigmoid(+-Inf) = 1 / 0`, `tanh(+-Inf) = +-1`, `softplus(-Inf) = 0`,
- * `rsqrt(0) = Inf`; odd functions keep the sign of zero; denormal inputs and results are exact
- * to the same bounds (no flush to zero).
+ * `rsqrt(0) = Inf`, `erf(+-Inf) = +-1`; odd functions keep the sign of zero; denormal inputs and
+ * results keep the same bounds (no flush to zero). Every element of an array goes through the
+ * same vector code, so results do not depend on the array's length or offset.
  */
 export interface NativeMathKernels {
   /**

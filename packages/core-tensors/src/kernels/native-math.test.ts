@@ -17,7 +17,18 @@ const why = native
   : first.summary.replace(/^native kernels: off \((.*)\)$/, 'skipped: $1');
 
 type Op = (x: tf.Tensor) => tf.Tensor;
-const NAMES = ['Exp', 'Expm1', 'Log', 'Log1p', 'Sigmoid', 'Tanh', 'Softplus', 'Sqrt', 'Rsqrt'];
+const NAMES = [
+  'Exp',
+  'Expm1',
+  'Log',
+  'Log1p',
+  'Sigmoid',
+  'Tanh',
+  'Softplus',
+  'Sqrt',
+  'Rsqrt',
+  'Erf',
+];
 /** [kernel, op, whether the input must be positive]. */
 const OPS: Array<[string, Op, boolean]> = [
   ['Exp', tf.exp, false],
@@ -29,7 +40,26 @@ const OPS: Array<[string, Op, boolean]> = [
   ['Softplus', tf.softplus, false],
   ['Sqrt', tf.sqrt, true],
   ['Rsqrt', tf.rsqrt, true],
+  ['Erf', (x) => tf.tidy(() => tf.erf(tf.mul(x, 0.1))), false],
 ];
+
+/**
+ * erf in float64 (the cpu backend's Erf is Abramowitz-Stegun 7.1.26, absolute error 1.5e-7, so
+ * it is no reference at small inputs): 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (2n+1)!!.
+ */
+function erf64(x: number): number {
+  if (Number.isNaN(x)) return x;
+  const a = Math.abs(x);
+  if (a >= 6) return Math.sign(x);
+  let term = a;
+  let sum = a;
+  for (let n = 1; term > sum * 1e-17; n++) {
+    term *= (2 * a * a) / (2 * n + 1);
+    sum += term;
+  }
+  const r = (2 / Math.sqrt(Math.PI)) * Math.exp(-a * a) * sum;
+  return x < 0 || Object.is(x, -0) ? -r : r;
+}
 
 const INF = Number.POSITIVE_INFINITY;
 /** Inputs at the edges: over/underflow thresholds, tiny and huge values, +-0, +-Inf, NaN. */
@@ -110,7 +140,14 @@ function cases(mode: 'native' | 'fallback') {
     it.skipIf(skip)(`${name}: extreme inputs (+-0, +-Inf, NaN, overflow, denormals)`, async () => {
       await setup();
       const xs = positive ? EXTREME_POS : EXTREME;
-      await compareTol(() => [op(tf.tensor1d(xs))], tol);
+      if (name !== 'Erf') {
+        await compareTol(() => [op(tf.tensor1d(xs))], tol);
+        return;
+      }
+      const got = tf.tidy(() => Array.from(tf.erf(tf.tensor1d(xs)).dataSync()));
+      const want = xs.map((v) => erf64(Math.fround(v)));
+      // Against float64, not cpu (whose Erf is an approximation); the stock wasm Erf is exact too.
+      expect(got).toBeAllclose(want, { rtol: 2e-7, atol: 1e-44 });
     });
   }
 
