@@ -1,0 +1,147 @@
+/**
+ * Data-parallel training step of the kernels suite's MLP (784-512-784, Bernoulli cross-entropy,
+ * Adam) through the Trainer: one process vs the main thread plus one worker thread vs two worker
+ * threads (the main thread only combining gradients and stepping Adam), at batch 128 and 512.
+ *
+ * The replica (model + loss) is one JavaScript module given as a data: URL that imports the
+ * built package by absolute URL: worker threads cannot load this TypeScript file (tsx's loader
+ * does not carry over to workers), and the main thread imports the same module, so both sides
+ * run exactly the same code.
+ */
+import {
+  adam,
+  initBackend,
+  type ParallelOptions,
+  type ReplicaContext,
+  Rng,
+  Trainer,
+  tf,
+} from '@dgmjs/core-tensors';
+import type { Row } from '../report.js';
+import { progress } from '../timing.js';
+
+const REPLICA_SOURCE = `
+import { Rng, softplus, tf } from ${JSON.stringify(import.meta.resolve('@dgmjs/core-tensors'))};
+function glorot(shape, fanIn, fanOut, rng) {
+  const lim = Math.sqrt(6 / (fanIn + fanOut));
+  return tf.tidy(() => tf.variable(tf.randomUniform(shape, -lim, lim, 'float32', rng.next())));
+}
+function zeros(shape) {
+  return tf.tidy(() => tf.variable(tf.zeros(shape)));
+}
+// The 784-512-784 MLP of kernels.ts and its mean Bernoulli cross-entropy.
+export function mlpReplica() {
+  const rng = new Rng(0);
+  const w1 = glorot([784, 512], 784, 512, rng);
+  const b1 = zeros([512]);
+  const w2 = glorot([512, 784], 512, 784, rng);
+  const b2 = zeros([784]);
+  const loss = (x) => {
+    const h = tf.relu(tf.add(tf.matMul(x, w1), b1));
+    const logits = tf.add(tf.matMul(h, w2), b2);
+    return { loss: tf.mean(tf.sub(softplus(logits), tf.mul(x, logits))) };
+  };
+  return { model: { w1, b1, w2, b2 }, loss };
+}
+`;
+const REPLICA_URL = `data:text/javascript,${encodeURIComponent(REPLICA_SOURCE)}`;
+
+type MlpReplica = (ctx?: ReplicaContext) => {
+  model: Record<string, tf.Variable>;
+  loss: (x: tf.Tensor) => { loss: tf.Tensor };
+};
+
+interface Config {
+  label: string;
+  parallel?: Omit<ParallelOptions, 'module'>;
+}
+
+const CONFIGS: Config[] = [
+  { label: '1proc' },
+  { label: 'main+1w', parallel: { workers: 1 } },
+  { label: '2w', parallel: { workers: 2, mainShard: false } },
+];
+
+/** Median ms per Trainer step (time between consecutive steps after `warmup`). */
+async function stepMs(batch: number, cfg: Config, warmup: number, iters: number) {
+  const { mlpReplica } = (await import(REPLICA_URL)) as { mlpReplica: MlpReplica };
+  const { model, loss } = mlpReplica();
+  const rng = new Rng(1);
+  const x = tf.tidy(() =>
+    tf.cast(tf.less(tf.randomUniform([batch, 784], 0, 1, 'float32', rng.next()), 0.5), 'float32'),
+  );
+  const optimizer = adam(1e-3);
+  const stamps: number[] = [];
+  let lastLoss = Number.NaN;
+  const trainer = new Trainer<tf.Tensor>({
+    model,
+    objective: loss,
+    data: [x],
+    optimizer,
+    maxSteps: warmup + iters + 1,
+    quiet: true,
+    historyEvery: 1000,
+    onStep: (i) => {
+      stamps.push(performance.now());
+      lastLoss = i.loss;
+    },
+    ...(cfg.parallel
+      ? { parallel: { ...cfg.parallel, module: REPLICA_URL, exportName: 'mlpReplica' } }
+      : {}),
+  });
+  try {
+    await trainer.fit();
+  } finally {
+    tf.dispose([x, ...Object.values(model)]);
+    optimizer.dispose();
+  }
+  if (!Number.isFinite(lastLoss)) throw new Error(`${cfg.label}: non-finite loss`);
+  const times = stamps
+    .slice(warmup)
+    .slice(1)
+    .map((t, i) => t - stamps[warmup + i]!)
+    .sort((a, b) => a - b);
+  const mid = Math.floor(times.length / 2);
+  return times.length % 2 ? times[mid]! : (times[mid - 1]! + times[mid]!) / 2;
+}
+
+/**
+ * Rows: ms per MLP training step (Trainer, Adam) at batch 128 and 512 in one process, with the
+ * main thread plus one worker, and with two workers; and the speed-ups over one process.
+ * The speed-up is against our own one-process run in the same run (no peer).
+ */
+export async function parallelRows(profile: 'quick' | 'full'): Promise<Row[]> {
+  await initBackend({ quiet: true });
+  const quick = profile === 'quick';
+  const warmup = quick ? 3 : 5;
+  const iters = quick ? 15 : 60;
+  const rows: Row[] = [];
+  const note =
+    'Trainer steps of the 784-512-784 MLP (Adam); 1proc: one thread; main+1w: the main thread and one worker thread, each on half of the batch; 2w: two worker threads, the main thread only combining gradients and stepping Adam. Speed-ups are vs our own 1proc run in the same run (no peer).';
+  for (const batch of [128, 512]) {
+    const ms: Record<string, number> = {};
+    for (const cfg of CONFIGS) {
+      ms[cfg.label] = await stepMs(batch, cfg, warmup, iters);
+      progress(`parallel mlp-step b${batch} ${cfg.label}: ${ms[cfg.label]!.toFixed(2)} ms`);
+      rows.push({
+        name: `mlp-step-b${batch}-${cfg.label}`,
+        value: ms[cfg.label]!,
+        unit: 'ms',
+        peer: null,
+        ratio: null,
+        note,
+      });
+    }
+    for (const cfg of CONFIGS.slice(1)) {
+      rows.push({
+        name: `mlp-step-b${batch}-speedup-${cfg.label}`,
+        value: ms['1proc']! / ms[cfg.label]!,
+        unit: 'x',
+        peer: null,
+        ratio: null,
+        note: `1proc ms / ${cfg.label} ms at batch ${batch}, same run (no peer)`,
+      });
+    }
+  }
+  return rows;
+}
