@@ -16,6 +16,7 @@ import {
 import { runPeer, torchVersion } from '../peer.js';
 import { type Row, ratioOf, type SuiteResult } from '../report.js';
 import { medianMs, progress } from '../timing.js';
+import { parallelRows } from './kernels-parallel.js';
 import type { Suite } from './types.js';
 
 interface PeerKernels {
@@ -51,17 +52,20 @@ function gemmGflops(ta: boolean, tb: boolean, iters: number): Promise<number> {
 
 /**
  * One Adam step of the 784-512-784 MLP with Bernoulli cross-entropy (batch 128), written as a
- * dgm.js user writes it: `Dense` layers, `softplus`, dgm.js's `adam`. `DGM_TFJS_ADAM=1` uses
- * tf.train.adam instead (to see what the fused update buys).
+ * dgm.js user writes it: `Dense` layers, `softplus`, dgm.js's `adam` (`tfjsAdam`: tf.train.adam
+ * instead, to see what the fused update buys).
  */
-export function makeMlpStep(seed = 0): { step: () => number; dispose: () => void } {
+export function makeMlpStep(
+  seed = 0,
+  opts: { tfjsAdam?: boolean } = {},
+): { step: () => number; dispose: () => void } {
   const rng = new Rng(seed);
   const l1 = new Dense(784, 512, { rng, activation: 'relu' });
   const l2 = new Dense(512, 784, { rng });
   const x = tf.tidy(() =>
     tf.cast(tf.less(tf.randomUniform([128, 784], 0, 1, 'float32', rng.next()), 0.5), 'float32'),
   );
-  const opt = process.env.DGM_TFJS_ADAM === '1' ? tf.train.adam(1e-3) : adam(1e-3);
+  const opt = opts.tfjsAdam ? tf.train.adam(1e-3) : adam(1e-3);
   const step = () => {
     const loss = opt.minimize(() => {
       const logits = l2.apply(l1.apply(x));
@@ -95,7 +99,7 @@ export function makeConvStep(seed = 0): { step: () => number; dispose: () => voi
   const oh = new Float32Array(640);
   for (let i = 0; i < 64; i++) oh[i * 10 + (lv[i] as number)] = 1;
   const y = tf.tensor2d(oh, [64, 10]);
-  const opt = process.env.DGM_TFJS_ADAM === '1' ? tf.train.adam(1e-3) : adam(1e-3);
+  const opt = adam(1e-3);
   const step = () => {
     const loss = opt.minimize(() => {
       let h: tf.Tensor = x;
@@ -207,7 +211,15 @@ export const kernelsSuite: Suite = {
       peer?.conv_step_ms,
     );
 
+    addDefault(
+      'mlp-step-tfjs-adam',
+      await timeStep(() => makeMlpStep(0, { tfjsAdam: true }), 5, quick ? 20 : 100),
+      'ms',
+      peer?.mlp_step_ms,
+    );
+
     const notes = [
+      'the steps are written with dgm.js modules (Dense, Conv2d) and its adam(), whose update is one native pass per variable; mlp-step-tfjs-adam is the MLP step with tf.train.adam (about a dozen full-size tfjs kernels per variable)',
       `backend: ${info.summary}`,
       `dgm.js kernels registered: ${wasmKernelOverrides().join(', ') || 'none'}`,
     ];
@@ -267,6 +279,14 @@ export const kernelsSuite: Suite = {
         'mlp-step-stock-wasm: the same step with the wasm backend stock kernels (no dgm.js overrides); the stock wasm backend has no Conv2DBackpropFilter, so the conv step cannot train without the overrides.',
       );
     }
+    // Data parallelism over worker threads (speed-up against our own one-process run).
+    for (const row of await parallelRows(profile)) {
+      rows.push(row);
+      progress(`${row.name}: ${row.value.toFixed(2)} ${row.unit}`);
+    }
+    notes.push(
+      'mlp-step-b{128,512}-* rows: the MLP step through the Trainer with its opt-in data parallelism over worker threads (each its own backend, gradients exchanged in shared memory); the *-speedup-* rows are against the one-process Trainer step in the same run (no peer)',
+    );
     notes.push(
       peer
         ? `peer: PyTorch ${peer.torch} CPU, ${peer.threads} thread, OpenBLAS kernel ${peer.blas_core ?? 'unknown'}, run alone before ours (never concurrently)`
