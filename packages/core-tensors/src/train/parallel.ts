@@ -103,8 +103,14 @@ export type ReplicaFactory<B = unknown> = (ctx: ReplicaContext) => Replica<B> | 
  * metrics are averaged the same way. The optimizer, checkpoints, NaN guard and resume all stay on
  * the main thread. Buffer updates a worker's loss makes are not gathered back.
  *
- * In Node the worker entry is the package's `dist/parallel-worker.js`, so the module must be
- * something Node can import (`.js`/`.mjs`, or TypeScript with a loader the workers inherit).
+ * The workers run the package's `dist/parallel-worker.js` with plain Node, so `module` must be
+ * JavaScript Node can import by itself (`.js`/`.mjs`, or a `data:` URL that imports packages by
+ * absolute URL): loaders such as tsx, and vitest's transforms, do not carry over to worker
+ * threads. Under vitest also pass `execArgv: []` (see below). Speed: the batch must be large
+ * enough that each shard's forward and backward pass outweighs copying the parameters and
+ * gradients through shared memory (about 3 MB each way per step for an 800k-parameter MLP) and
+ * the optimizer step, which stays serial on the main thread; use at most as many compute threads
+ * (workers, plus the main thread with `mainShard`) as there are idle cores.
  *
  * @example
  * ```ts
