@@ -21,8 +21,8 @@ export type NativeUnaryOp =
  * that the C compiler vectorises (AVX-512 / AVX2 / SSE2 clones on x86-64, picked at load time).
  *
  * Accuracy (max error over every float32 exponent against float64 references, measured by
- * src/math.test.ts): exp, log, log1p and sqrt within 1 ulp, expm1, rsqrt and erf within 1.5 ulp,
- * softplus within 2, sigmoid and tanh within 2.5. Special values follow C99: NaN propagates,
+ * src/math.test.ts): exp, log, log1p and sqrt within 1 ulp, expm1, tanh, rsqrt and erf within
+ * 1.5 ulp, softplus within 2, sigmoid within 2.5. Special values follow C99: NaN propagates,
  * `exp(-Inf) = 0`, `exp(x > 88.72) = Inf`, `log(0) = -Inf`, `log(x < 0) = NaN`,
  * `log1p(-1) = -Inf`, `sigmoid(+-Inf) = 1 / 0`, `tanh(+-Inf) = +-1`, `softplus(-Inf) = 0`,
  * `rsqrt(0) = Inf`, `erf(+-Inf) = +-1`; odd functions keep the sign of zero; denormal inputs and
