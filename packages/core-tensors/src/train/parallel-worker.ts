@@ -24,6 +24,7 @@ import {
   GRAD_FINITE,
   GRAD_NONE,
   GRAD_NONFINITE,
+  hasNonFinite,
   LAYOUT,
   type LayoutMessage,
   MAX_METRICS,
@@ -261,19 +262,10 @@ function serve(vars: tf.Variable[], loss: Loss, firstGen: number): void {
         if (metricNames.length > MAX_METRICS) {
           throw new Error(`at most ${MAX_METRICS} metrics, got ${metricNames.length}.`);
         }
-        // One read-back: the loss, the tensor metrics and a finiteness probe per gradient
-        // (0 * g sums to 0 when every entry is finite, to NaN otherwise), computed here in
-        // parallel rather than on the main thread after the barrier.
-        const written = trainable.filter(([v]) => grads[v.name] !== undefined);
-        const probes = written.map(([v]) => tf.reshape(tf.sum(tf.mul(grads[v.name]!, 0)), [1]));
-        const packed = tf.concat([
-          tf.reshape(tf.cast(value, 'float32'), [1]),
-          ...metricTensors,
-          ...probes,
-        ]);
+        // One read-back: the loss and the tensor metrics.
+        const packed = tf.concat([tf.reshape(tf.cast(value, 'float32'), [1]), ...metricTensors]);
         tf.dispose(metricTensors);
         const vals = packed.dataSync();
-        const probeAt = 1 + metricTensors.length;
         num[L.num(k, NW_LOSS)] = vals[0]!;
         let t = 1;
         metricNames.forEach((_, i) => {
@@ -284,10 +276,14 @@ function serve(vars: tf.Variable[], loss: Loss, firstGen: number): void {
           ? writeText(text, JSON.stringify(metricNames))
           : 0;
         for (let i = 0; i < vars.length; i++) ctrl[L.gradFlag(k, i)] = GRAD_NONE;
-        written.forEach(([v, i], j) => {
-          gradViews[i]!.set(flatData(grads[v.name]!) as Float32Array);
-          ctrl[L.gradFlag(k, i)] = Number.isNaN(vals[probeAt + j]!) ? GRAD_NONFINITE : GRAD_FINITE;
-        });
+        for (const [v, i] of trainable) {
+          const g = grads[v.name];
+          if (!g) continue;
+          const view = gradViews[i]!;
+          view.set(flatData(g) as Float32Array);
+          // the finiteness probe, here in parallel rather than on the main thread
+          ctrl[L.gradFlag(k, i)] = hasNonFinite(view) ? GRAD_NONFINITE : GRAD_FINITE;
+        }
       });
     } finally {
       tf.dispose(batchTensors);

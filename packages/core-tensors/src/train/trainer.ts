@@ -30,6 +30,7 @@ import {
 import { MemoryLeakError, NonFiniteError } from './errors.js';
 import { JsonlLog } from './log.js';
 import { ParallelEngine, type ParallelOptions, type ShardInfo } from './parallel.js';
+import { flatData, hasNonFinite } from './parallel-protocol.js';
 import { fmtNum, type ProgressInfo, ProgressReporter, type ProgressStream } from './progress.js';
 
 /** Any module, whatever its input and output types. */
@@ -1133,24 +1134,22 @@ export class Trainer<B> {
           tf.dispose(shard.owned);
         }
         const m = main;
-        const withGrad = trainable.filter(([, v]) => m.grads[v.name] !== undefined);
-        const vals = tf.tidy(() => {
-          const probes: tf.Tensor[] = [tf.reshape(tf.cast(m.value, 'float32'), [1])];
-          if (packed) probes.push(packed);
-          for (const [, v] of withGrad) {
-            probes.push(tf.reshape(tf.sum(tf.mul(m.grads[v.name]!, 0)), [1]));
-          }
-          return tf.concat(probes).dataSync();
-        });
+        const vals = tf.tidy(() =>
+          tf
+            .concat([tf.reshape(tf.cast(m.value, 'float32'), [1]), ...(packed ? [packed] : [])])
+            .dataSync(),
+        );
         mainLoss = vals[0]!;
         tensorMetricNames.forEach((k, i) => {
           mainMetrics[k] = vals[1 + i]!;
         });
         Object.assign(mainMetrics, numberMetrics);
-        const off = 1 + tensorMetricNames.length;
-        withGrad.forEach(([n], i) => {
-          if (Number.isNaN(vals[off + i]!)) mainBad.add(n);
-        });
+        // The finiteness probe of the main shard's gradients, in JS over their data (a view
+        // of the wasm heap: no copy); the workers probe theirs.
+        for (const [n, v] of trainable) {
+          const g = m.grads[v.name];
+          if (g && hasNonFinite(flatData(g))) mainBad.add(n);
+        }
       }
       await engine.wait();
       const workers = engine.workerScalars(plan);
