@@ -243,10 +243,10 @@ async function locateWorkerEntry(): Promise<URL> {
   const { existsSync } = await import('node:fs');
   const { fileURLToPath } = await import('node:url');
   // Built: this code sits in dist/ next to the worker entry. From sources (tests): src/train/.
-  const candidates = [
-    new URL('./parallel-worker.js', import.meta.url),
-    new URL('../../dist/parallel-worker.js', import.meta.url),
-  ];
+  // The paths are not literals inside `new URL(...)` so that browser bundlers, which treat
+  // `new URL('literal', import.meta.url)` as an asset to emit, leave this Node-only code alone.
+  const paths = ['./parallel-worker.js', '../../dist/parallel-worker.js'];
+  const candidates = paths.map((p) => new URL(p, import.meta.url));
   for (const c of candidates) {
     if (c.protocol === 'file:' && existsSync(fileURLToPath(c))) return c;
   }
