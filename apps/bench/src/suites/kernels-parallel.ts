@@ -71,8 +71,13 @@ const SPEEDUPS: [string, string][] = [
   ['2w', '1proc'],
 ];
 
-/** Median ms per Trainer step (time between consecutive steps after `warmup`). */
-async function stepMs(batch: number, cfg: Config, warmup: number, iters: number) {
+/** Ms per Trainer step (times between consecutive steps after `warmup`). */
+async function stepTimes(
+  batch: number,
+  cfg: Config,
+  warmup: number,
+  iters: number,
+): Promise<number[]> {
   const { mlpReplica } = (await import(REPLICA_URL)) as { mlpReplica: MlpReplica };
   const { model, loss } = mlpReplica();
   const rng = new Rng(1);
@@ -105,40 +110,55 @@ async function stepMs(batch: number, cfg: Config, warmup: number, iters: number)
     optimizer.dispose();
   }
   if (!Number.isFinite(lastLoss)) throw new Error(`${cfg.label}: non-finite loss`);
-  const times = stamps
-    .slice(warmup)
-    .slice(1)
-    .map((t, i) => t - stamps[warmup + i]!)
-    .sort((a, b) => a - b);
-  const mid = Math.floor(times.length / 2);
-  return times.length % 2 ? times[mid]! : (times[mid - 1]! + times[mid]!) / 2;
+  return stamps.slice(warmup + 1).map((t, i) => t - stamps[warmup + i]!);
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
 }
 
 /**
  * Rows: ms per MLP training step (Trainer, Adam) at batch 128 and 512 for each configuration
  * above, and the speed-ups 2 workers vs 1 worker, main + 1 worker vs one process, 2 workers vs
- * one process (between our own runs in the same run; no peer).
+ * one process (between our own runs in the same run; no peer). The configurations run in
+ * interleaved rounds and each value is the median over all rounds' steps, so that load from
+ * other processes falls on every configuration alike; the note gives the 10th percentile too
+ * (closer to what two otherwise idle cores give).
  */
 export async function parallelRows(profile: 'quick' | 'full'): Promise<Row[]> {
   await initBackend({ quiet: true });
   const quick = profile === 'quick';
   const warmup = quick ? 3 : 5;
-  const iters = quick ? 15 : 60;
+  const iters = quick ? 12 : 30;
+  const rounds = quick ? 2 : 4;
   const rows: Row[] = [];
-  const note =
-    'Trainer steps of the 784-512-784 MLP (Adam). 1proc: the plain Trainer, one thread. 1w / 2w: Trainer parallel with 1 / 2 worker threads computing the gradients, the main thread only summing them and stepping Adam (1w has the copies through shared memory but no parallelism). main+1w: the main thread and one worker, each on half of the batch. No peer: speed-ups are between our own runs in the same run.';
+  const about =
+    'Trainer steps of the 784-512-784 MLP (Adam). 1proc: the plain Trainer, one thread. 1w / 2w: Trainer parallel with 1 / 2 worker threads computing the gradients, the main thread only summing them and stepping Adam (1w has the copies through shared memory but no parallelism). main+1w: the main thread and one worker, each on half of the batch.';
   for (const batch of [128, 512]) {
+    const times: Record<string, number[]> = {};
+    for (let r = 0; r < rounds; r++) {
+      for (const cfg of CONFIGS) {
+        (times[cfg.label] ??= []).push(...(await stepTimes(batch, cfg, warmup, iters)));
+      }
+    }
     const ms: Record<string, number> = {};
+    const p10: Record<string, number> = {};
     for (const cfg of CONFIGS) {
-      ms[cfg.label] = await stepMs(batch, cfg, warmup, iters);
-      progress(`parallel mlp-step b${batch} ${cfg.label}: ${ms[cfg.label]!.toFixed(2)} ms`);
+      ms[cfg.label] = quantile(times[cfg.label]!, 0.5);
+      p10[cfg.label] = quantile(times[cfg.label]!, 0.1);
+      progress(
+        `parallel mlp-step b${batch} ${cfg.label}: median ${ms[cfg.label]!.toFixed(2)} ms, p10 ${p10[cfg.label]!.toFixed(2)} ms`,
+      );
       rows.push({
         name: `mlp-step-b${batch}-${cfg.label}`,
         value: ms[cfg.label]!,
         unit: 'ms',
         peer: null,
         ratio: null,
-        note,
+        note: `${about} Median of ${times[cfg.label]!.length} steps in ${rounds} interleaved rounds; p10 ${p10[cfg.label]!.toFixed(2)} ms.`,
       });
     }
     for (const [fast, base] of SPEEDUPS) {
@@ -148,7 +168,7 @@ export async function parallelRows(profile: 'quick' | 'full'): Promise<Row[]> {
         unit: 'x',
         peer: null,
         ratio: null,
-        note: `${base} ms / ${fast} ms at batch ${batch}, in the same run (no peer)`,
+        note: `${base} / ${fast} median ms per step at batch ${batch} (p10: ${(p10[base]! / p10[fast]!).toFixed(2)}x), in the same run; no peer.`,
       });
     }
   }
