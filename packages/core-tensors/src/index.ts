@@ -26,6 +26,8 @@ export {
   setNativeThreads,
   unloadNativeKernels,
 } from './kernels/native.js';
+export type { Reduction } from './losses.js';
+export { sigmoidCrossEntropyWithLogits } from './losses.js';
 export * from './nn/index.js';
 export type { ClampedUniformOptions, CustomGradResult } from './numerics.js';
 export {

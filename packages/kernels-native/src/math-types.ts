@@ -56,4 +56,19 @@ export interface NativeMathKernels {
    * ```
    */
   unaryOps(): NativeUnaryOp[];
+  /**
+   * Fused Bernoulli cross-entropy with logits: `y[i] = softplus(l[i]) - x[i] l[i]` (when `y` is
+   * given) and returns the sum over i, accumulated in double. Equal lengths.
+   */
+  bce(l: Float32Array, x: Float32Array, y: Float32Array | null): number;
+  /**
+   * Its gradient with respect to the logits: `out[i] = (g ? g[i] : gScalar) (sigmoid(l[i]) - x[i])`.
+   */
+  bceGrad(
+    l: Float32Array,
+    x: Float32Array,
+    g: Float32Array | null,
+    gScalar: number,
+    out: Float32Array,
+  ): void;
 }

@@ -86,4 +86,38 @@ describe(`@dgmjs/kernels-native ops (${label})`, () => {
     expect(Array.from(o)).toEqual([0.5, 0.5, 0.5, 1, Number.NaN, 0.5]);
     expect(() => k!.step(s, 0, new Float32Array(5))).toThrow(RangeError);
   });
+
+  it.skipIf(!k)('bce / bceGrad: fused Bernoulli cross-entropy with logits vs float64', () => {
+    const n = 203; // several 64-blocks and a tail
+    const l = rand(n, 8).map((v) => v * 40);
+    l[0] = 1e4;
+    l[1] = -1e4;
+    const x = rand(n, 9).map((v) => (v > 0 ? 1 : 0));
+    x[2] = 0.3;
+    const y = new Float32Array(n);
+    const sum = k!.bce(l, x, y);
+    let ref = 0;
+    for (let i = 0; i < n; i++) {
+      const li = l[i]!;
+      const sp = Math.max(li, 0) + Math.log1p(Math.exp(-Math.abs(li)));
+      const r = sp - x[i]! * li;
+      ref += r;
+      // float32 rounding of the two terms (the difference may cancel)
+      expect(Math.abs(y[i]! - r)).toBeLessThanOrEqual(4e-7 * (sp + Math.abs(x[i]! * li)) + 1e-7);
+    }
+    expect(Math.abs(sum - ref)).toBeLessThanOrEqual(1e-6 * Math.abs(ref) + 1e-4);
+    expect(k!.bce(l, x, null)).toBe(sum);
+    const g = rand(n, 10);
+    const out = new Float32Array(n);
+    k!.bceGrad(l, x, g, 0, out);
+    const outS = new Float32Array(n);
+    k!.bceGrad(l, x, null, 0.5, outS);
+    for (let i = 0; i < n; i++) {
+      const d = 1 / (1 + Math.exp(-l[i]!)) - x[i]!;
+      expect(Math.abs(out[i]! - g[i]! * d)).toBeLessThanOrEqual(1e-6);
+      expect(Math.abs(outS[i]! - 0.5 * d)).toBeLessThanOrEqual(1e-6);
+    }
+    expect(() => k!.bce(l, x.subarray(1), null)).toThrow(RangeError);
+    expect(() => k!.bceGrad(l, x, g.subarray(1), 0, out)).toThrow(RangeError);
+  });
 });

@@ -8,7 +8,7 @@ import {
   Rng,
   registerWasmKernels,
   restoreStockWasmKernels,
-  softplus,
+  sigmoidCrossEntropyWithLogits,
   tf,
   unloadNativeKernels,
   wasmKernelOverrides,
@@ -52,7 +52,7 @@ function gemmGflops(ta: boolean, tb: boolean, iters: number): Promise<number> {
 
 /**
  * One Adam step of the 784-512-784 MLP with Bernoulli cross-entropy (batch 128), written as a
- * dgm.js user writes it: `Dense` layers, `softplus`, dgm.js's `adam` (`tfjsAdam`: tf.train.adam
+ * dgm.js user writes it: `Dense` layers, `sigmoidCrossEntropyWithLogits`, dgm.js's `adam` (`tfjsAdam`: tf.train.adam
  * instead, to see what the fused update buys).
  */
 export function makeMlpStep(
@@ -69,8 +69,8 @@ export function makeMlpStep(
   const step = () => {
     const loss = opt.minimize(() => {
       const logits = l2.apply(l1.apply(x));
-      // Bernoulli cross-entropy with logits: softplus(l) - x l
-      return tf.mean(tf.sub(softplus(logits), tf.mul(x, logits))) as tf.Scalar;
+      // Bernoulli cross-entropy with logits, mean over elements (PyTorch's BCEWithLogitsLoss)
+      return sigmoidCrossEntropyWithLogits(x, logits, 'mean') as tf.Scalar;
     }, true) as tf.Scalar;
     const v = loss.dataSync()[0]!;
     loss.dispose();

@@ -1,3 +1,4 @@
+import { sigmoidCrossEntropyWithLogits } from '../losses.js';
 import { softplus } from '../numerics.js';
 import { tf } from '../tf.js';
 import {
@@ -52,7 +53,8 @@ export class Bernoulli extends BaseDistribution {
   logProb(x: Tensor): Tensor {
     this.checkValue(x);
     if (this.validate) checkUnit(x, 'Bernoulli.logProb: x');
-    return tf.tidy(() => tf.sub(tf.mul(x, this.logits), softplus(this.logits)));
+    // One fused kernel (and one for its gradient) with the native kernels when shapes match.
+    return tf.tidy(() => tf.neg(sigmoidCrossEntropyWithLogits(x, this.logits)));
   }
 
   /** softplus(logits) - probs * logits. */

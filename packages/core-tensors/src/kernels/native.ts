@@ -8,6 +8,7 @@
  */
 import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
+import { NATIVE_LOSS_NEEDS, nativeLossKernels } from './native-loss.js';
 import { nativeMathKernels } from './native-math.js';
 import { nativeOpsKernels } from './native-ops.js';
 
@@ -464,6 +465,7 @@ const FUNCS: Record<Name, tf.KernelFunc> = {
   FusedConv2D: fusedConv2d,
   ...nativeMathKernels(context),
   ...nativeOpsKernels(context),
+  ...nativeLossKernels(context),
 };
 const NAMES: readonly string[] = [
   ...CORE_NAMES,
@@ -473,6 +475,8 @@ const NAMES: readonly string[] = [
 function register(): void {
   active = true;
   for (const name of NAMES) {
+    const need = NATIVE_LOSS_NEEDS[name];
+    if (need && typeof (addon as unknown as Record<string, unknown>)[need] !== 'function') continue;
     const existing = tf.getKernel(name, BACKEND);
     if (existing?.kernelFunc === FUNCS[name]) continue;
     const config: tf.KernelConfig = {

@@ -323,6 +323,97 @@ static napi_value napi_unary(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Bernoulli cross-entropy with logits, fused                                                 */
+
+/* softplus(l) - x l: the negative Bernoulli log-likelihood of x in [0, 1] under logits l. */
+DGM_INLINE float dgm_bcef(float l, float x) { return dgm_softplusf(l) - x * l; }
+
+/* y[i] = bce(l[i], x[i]); returns the sum in double when `sum` is set (y may then be NULL). */
+DGM_CLONES
+static double bce_loop(const float* l, const float* x, float* y, size_t n, int sum) {
+  double acc = 0.0;
+  float buf[DGM_BLOCK];
+  for (size_t i = 0; i < n; i += DGM_BLOCK) {
+    const size_t m = n - i < DGM_BLOCK ? n - i : DGM_BLOCK;
+    float lb[DGM_BLOCK] = {0}, xb[DGM_BLOCK] = {0};
+    memcpy(lb, l + i, m * sizeof(float));
+    memcpy(xb, x + i, m * sizeof(float));
+    DGM_IVDEP for (size_t j = 0; j < DGM_BLOCK; j++) buf[j] = dgm_bcef(lb[j], xb[j]);
+    if (y) memcpy(y + i, buf, m * sizeof(float));
+    if (sum) {
+      double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (size_t j = 0; j < m; j++) s[j & 7] += (double)buf[j];
+      acc += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    }
+  }
+  return acc;
+}
+
+/* out[i] = (g ? g[i] : gs) * (sigmoid(l[i]) - x[i]): the gradient with respect to l. */
+DGM_CLONES
+static void bce_grad_loop(const float* l, const float* x, const float* g, float gs, float* out,
+                          size_t n) {
+  for (size_t i = 0; i < n; i += DGM_BLOCK) {
+    const size_t m = n - i < DGM_BLOCK ? n - i : DGM_BLOCK;
+    float lb[DGM_BLOCK] = {0}, xb[DGM_BLOCK] = {0}, gb[DGM_BLOCK], ob[DGM_BLOCK];
+    memcpy(lb, l + i, m * sizeof(float));
+    memcpy(xb, x + i, m * sizeof(float));
+    if (g) {
+      memset(gb, 0, sizeof gb);
+      memcpy(gb, g + i, m * sizeof(float));
+    } else {
+      for (size_t j = 0; j < DGM_BLOCK; j++) gb[j] = gs;
+    }
+    DGM_IVDEP for (size_t j = 0; j < DGM_BLOCK; j++) ob[j] = gb[j] * (dgm_sigmoidf(lb[j]) - xb[j]);
+    memcpy(out + i, ob, m * sizeof(float));
+  }
+}
+
+/*
+ * bce(l, x, y | null): y[i] = softplus(l[i]) - x[i] l[i] and returns sum_i of it (double), for
+ * Float32Arrays of equal length; with y null only the sum is computed.
+ */
+static napi_value napi_bce(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return throw_type(env, "bce(l, x, y): expected 3 arguments");
+  float *l, *x, *y;
+  size_t nl, nx, ny;
+  if (arg_f32(env, argv[0], &l, &nl) || arg_f32(env, argv[1], &x, &nx))
+    return throw_type(env, "bce: l and x must be Float32Arrays");
+  const int r = arg_f32_or_null(env, argv[2], &y, &ny);
+  if (r < 0) return throw_type(env, "bce: y must be a Float32Array or null");
+  if (nx != nl || (r == 0 && ny != nl))
+    return throw_range(env, "bce: l, x and y must have the same length");
+  const double s = bce_loop(l, x, r == 0 ? y : NULL, nl, 1);
+  napi_value out;
+  CHECK_NAPI(env, napi_create_double(env, s, &out));
+  return out;
+}
+
+/* bceGrad(l, x, g | null, gScalar, out): out[i] = (g ? g[i] : gScalar) (sigmoid(l[i]) - x[i]). */
+static napi_value napi_bce_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) return throw_type(env, "bceGrad(l, x, g, gScalar, out): expected 5 arguments");
+  float *l, *x, *g, *out;
+  size_t nl, nx, ng, no;
+  double gs;
+  if (arg_f32(env, argv[0], &l, &nl) || arg_f32(env, argv[1], &x, &nx) ||
+      arg_f32(env, argv[4], &out, &no))
+    return throw_type(env, "bceGrad: l, x and out must be Float32Arrays");
+  const int r = arg_f32_or_null(env, argv[2], &g, &ng);
+  if (r < 0) return throw_type(env, "bceGrad: g must be a Float32Array or null");
+  if (arg_double(env, argv[3], &gs)) return throw_type(env, "bceGrad: gScalar must be a number");
+  if (nx != nl || no != nl || (r == 0 && ng != nl))
+    return throw_range(env, "bceGrad: l, x, g and out must have the same length");
+  bce_grad_loop(l, x, r == 0 ? g : NULL, (float)gs, out, nl);
+  return NULL;
+}
+
 /* unaryOps(): the op names, indexed by op code. */
 static napi_value napi_unary_ops(napi_env env, napi_callback_info info) {
   (void)info;
@@ -340,6 +431,8 @@ int dgm_math_register(napi_env env, napi_value exports) {
   static const DgmExport list[] = {
       {"unary", napi_unary},
       {"unaryOps", napi_unary_ops},
+      {"bce", napi_bce},
+      {"bceGrad", napi_bce_grad},
   };
   return dgm_define(env, exports, list, sizeof list / sizeof list[0]);
 }
