@@ -132,7 +132,7 @@ async function setup(): Promise<{ vars: tf.Variable[]; loss: Loss }> {
   return { vars: own.map(([, v]) => v), loss };
 }
 
-function serve(vars: tf.Variable[], loss: Loss, firstGen: number): void {
+async function serve(vars: tf.Variable[], loss: Loss, firstGen: number): Promise<void> {
   const ctrl = new Int32Array(init.ctrl);
   const num = new Float64Array(init.num);
   const L = new CtrlLayout(init.entries.length, init.workers);
@@ -304,6 +304,9 @@ function serve(vars: tf.Variable[], loss: Loss, firstGen: number): void {
     }
     Atomics.add(ctrl, DONE, 1);
     Atomics.notify(ctrl, DONE);
+    // Let the event loop turn between steps (after releasing the barrier): a worker's stdout
+    // and stderr (console.log in a loss) only flush there, as do any other callbacks.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   port.close();
 }
@@ -314,4 +317,4 @@ const { vars, loss } = await setup();
 // Read the generation before saying 'ready': the main thread may start the first step at once.
 const firstGen = Atomics.load(new Int32Array(init.ctrl), GEN);
 post({ type: 'ready', backend: tf.getBackend() });
-serve(vars, loss, firstGen);
+await serve(vars, loss, firstGen);

@@ -371,6 +371,10 @@ describe('Trainer parallel: shutdown', () => {
     expect(r.stderr).not.toMatch(/error/i); // (the cpu backend prints a tfjs-node hint)
     expect(r.out).toContain('done 3');
     expect(r.code).toBe(0);
+    // what the workers' loss printed (console.log in a worker) came through, every step
+    for (const w of [0, 1]) {
+      for (const s of [0, 1, 2]) expect(r.out).toContain(`replica ${w} step ${s}\n`);
+    }
   });
 
   it('SIGINT: the step finishes, a checkpoint is saved, the workers stop, the signal is re-raised', async () => {

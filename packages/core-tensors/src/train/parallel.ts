@@ -718,14 +718,32 @@ export class ParallelEngine {
     return this.weight(plan.mainRows, plan);
   }
 
-  /** Stops and terminates the workers. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stops the workers: they finish the step they are in, flush their output and exit; any still
+   * running after `graceMs` (a loss that never returns, a module that keeps handles open) is
+   * terminated. Idempotent.
+   */
+  async close(graceMs = 1000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     live.delete(this);
+    const exited = this.workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          w.once('exit', () => resolve());
+        }),
+    );
     Atomics.store(this.ctrl, CMD, CMD_STOP);
     Atomics.add(this.ctrl, GEN, 1);
     Atomics.notify(this.ctrl, GEN);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(exited),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
     for (const p of this.ports) p.close();
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
