@@ -35,6 +35,8 @@ export const GRAD_NONFINITE = 2;
 
 export const STATUS_OK = 0;
 export const STATUS_ERROR = 1;
+/** Set by the main thread when it starts a step; the worker sets OK or ERROR when done. */
+export const STATUS_RUNNING = 2;
 
 /** Per-worker int fields (offsets within the worker's block). */
 export const W_STATUS = 0;

@@ -295,6 +295,25 @@ describe('Trainer parallel: worker errors', () => {
     }
   });
 
+  it('a worker that does not finish a step within stepTimeoutMs fails it and is terminated', async () => {
+    const s = setup({
+      data: [batch(6, 12)],
+      maxSteps: 5,
+      optimizer: () => tf.train.sgd(0.1),
+      parallel: { workers: 2, stepTimeoutMs: 300, options: { hangAtStep: 1 } },
+    });
+    try {
+      const t0 = performance.now();
+      await expect(s.trainer.fit()).rejects.toThrow(
+        /parallel worker 0 \(of 2\) failed at step 1: did not finish the step within 300 ms/,
+      );
+      expect(performance.now() - t0).toBeLessThan(10_000);
+      expect(s.trainer.step).toBe(1);
+    } finally {
+      s.dispose();
+    }
+  });
+
   it('an error in the factory, or a model that does not match, fails the start', async () => {
     const base = { data: [batch(4, 11)], maxSteps: 1, optimizer: () => tf.train.sgd(0.1) };
     const a = setup({ ...base, parallel: { workers: 1, options: { throwInFactory: true } } });

@@ -38,6 +38,7 @@ import {
   PROTOCOL_VERSION,
   readText,
   STATUS_ERROR,
+  STATUS_RUNNING,
   sizeOf,
   TEXT_UNITS,
   tensorFromShared,
@@ -153,6 +154,11 @@ export interface ParallelOptions {
   /** Give up when the workers are not ready after this long. Default 120000. */
   startupTimeoutMs?: number;
   /**
+   * Fail the step (a {@link ParallelWorkerError}; the workers are then terminated) when a worker
+   * has not finished it after this long, e.g. a loss that never returns. Default: no limit.
+   */
+  stepTimeoutMs?: number;
+  /**
    * The workers' Node flags. Default: the main thread's (`process.execArgv`). Pass `[]` when the
    * main thread runs under flags the workers must not inherit (vitest adds
    * `--conditions source`, which would make the workers resolve packages to TypeScript sources).
@@ -235,6 +241,10 @@ export function liveParallelWorkers(): number {
   return n;
 }
 
+function now(): number {
+  return performance.now();
+}
+
 function isNode(): boolean {
   return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 }
@@ -288,9 +298,11 @@ export class ParallelEngine {
   private failure: ParallelWorkerError | undefined;
   private closed = false;
   private inFlight = false;
+  private readonly stepTimeoutMs: number | undefined;
   private step = 0;
   private constructor(
-    private readonly opts: Required<Pick<ParallelOptions, 'workers' | 'mainShard' | 'reduction'>>,
+    private readonly opts: Required<Pick<ParallelOptions, 'workers' | 'mainShard' | 'reduction'>> &
+      Pick<ParallelOptions, 'stepTimeoutMs'>,
     private readonly entries: EntrySpec[],
     private readonly vars: tf.Variable[],
     private readonly workers: WorkerT[],
@@ -313,6 +325,7 @@ export class ParallelEngine {
       ),
     );
     this.waitAsync = waitAsyncFn();
+    this.stepTimeoutMs = opts.stepTimeoutMs;
     workers.forEach((w, k) => {
       w.on('error', (e: unknown) => {
         if (this.closed) return;
@@ -373,6 +386,12 @@ export class ParallelEngine {
       throw new ValueError(
         `Trainer: parallel.reduction must be 'mean' or 'sum', got ${String(o.reduction)}.`,
       );
+    }
+    for (const k of ['startupTimeoutMs', 'stepTimeoutMs'] as const) {
+      const v = o[k];
+      if (v !== undefined && !(typeof v === 'number' && v > 0)) {
+        throw new ValueError(`Trainer: parallel.${k} must be a positive number, got ${String(v)}.`);
+      }
     }
     const entries: EntrySpec[] = [];
     const vars: tf.Variable[] = [];
@@ -479,7 +498,12 @@ export class ParallelEngine {
       for (const p of ports) p.removeAllListeners('message');
     }
     const engine = new ParallelEngine(
-      { workers: n, mainShard, reduction: o.reduction ?? 'mean' },
+      {
+        workers: n,
+        mainShard,
+        reduction: o.reduction ?? 'mean',
+        ...(o.stepTimeoutMs !== undefined ? { stepTimeoutMs: o.stepTimeoutMs } : {}),
+      },
       entries,
       vars,
       workers,
@@ -585,7 +609,7 @@ export class ParallelEngine {
       ctrl[L.w(k, W_ROWS)] = plan.workerRows[k]!;
       ctrl[L.w(k, W_ROW_START)] = plan.workerStart[k]!;
       ctrl[L.w(k, W_SEED)] = seeds.split().getState() | 0;
-      ctrl[L.w(k, W_STATUS)] = 0;
+      ctrl[L.w(k, W_STATUS)] = STATUS_RUNNING;
       num[L.num(k, NW_WEIGHT)] = this.weight(plan.workerRows[k]!, plan);
     }
     num[N_STEP] = ctx.step;
@@ -622,11 +646,23 @@ export class ParallelEngine {
     if (!this.inFlight) return;
     const { ctrl, L } = this;
     const n = this.opts.workers;
+    const deadline = this.stepTimeoutMs === undefined ? Infinity : now() + this.stepTimeoutMs;
     for (;;) {
       const done = Atomics.load(ctrl, DONE);
       if (done >= n) break;
       if (this.failure) throw this.failure;
       if (this.closed) throw new ValueError('Trainer (parallel): the workers were shut down.');
+      if (now() > deadline) {
+        let k = 0;
+        while (k < n - 1 && Atomics.load(ctrl, L.w(k, W_STATUS)) !== STATUS_RUNNING) k++;
+        throw new ParallelWorkerError(
+          k,
+          `did not finish the step within ${this.stepTimeoutMs} ms (parallel.stepTimeoutMs); it is terminated`,
+          undefined,
+          this.step,
+          n,
+        );
+      }
       if (this.waitAsync) {
         const r = this.waitAsync(ctrl, DONE, done, 200);
         if (r.async) await r.value;
