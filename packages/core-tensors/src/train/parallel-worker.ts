@@ -71,6 +71,27 @@ function describe(e: unknown): { message: string; stack?: string } {
 
 type Loss = (batch: unknown, ctx: StepContext) => LossOutput;
 
+/**
+ * Copies `src` into the variable's own buffer on the wasm heap: no allocation per step, and the
+ * parameters keep their addresses. Only when the buffer is not shared with another tensor
+ * (refCount 1; `tf.variable(t)` with `t` still alive shares it); otherwise returns false.
+ */
+function writeInPlace(v: tf.Variable, src: Float32Array | Int32Array): boolean {
+  if (tf.getBackend() !== 'wasm') return false;
+  const be = tf.backend() as unknown as {
+    refCount?: (dataId: object) => number;
+    typedArrayFromHeap?: (t: tf.TensorInfo) => Float32Array | Int32Array | Uint8Array;
+  };
+  if (typeof be.refCount !== 'function' || typeof be.typedArrayFromHeap !== 'function') {
+    return false;
+  }
+  if (be.refCount(v.dataId) !== 1) return false;
+  const dst = be.typedArrayFromHeap(v);
+  if (dst.length !== src.length || dst.constructor !== src.constructor) return false;
+  (dst as Float32Array).set(src as Float32Array);
+  return true;
+}
+
 async function setup(): Promise<{ vars: tf.Variable[]; loss: Loss }> {
   if (init.protocol !== PROTOCOL_VERSION) {
     throw new Error(
@@ -139,8 +160,9 @@ async function serve(vars: tf.Variable[], loss: Loss, firstGen: number): Promise
   const k = init.index;
   const text = new Uint16Array(init.text, k * TEXT_UNITS * 2, TEXT_UNITS);
   const { offsets } = entryOffsets(init.entries);
-  const paramViews = init.entries.map((e, i) =>
-    viewOf(init.params, e.dtype, offsets[i]!, sizeOf(e.shape)),
+  const paramViews = init.entries.map(
+    (e, i) =>
+      viewOf(init.params, e.dtype, offsets[i]!, sizeOf(e.shape)) as Float32Array | Int32Array,
   );
   const gradViews = init.entries.map((e, i) =>
     e.param ? (viewOf(init.grads, 'float32', offsets[i]!, sizeOf(e.shape)) as Float32Array) : null,
@@ -177,7 +199,10 @@ async function serve(vars: tf.Variable[], loss: Loss, firstGen: number): Promise
     try {
       tf.tidy(() => {
         vars.forEach((v, i) => {
-          v.assign(tensorFromShared(paramViews[i]!, v.shape, v.dtype as 'float32' | 'int32'));
+          // In place on the wasm heap when the variable owns its buffer; else a fresh tensor.
+          if (!writeInPlace(v, paramViews[i]!)) {
+            v.assign(tensorFromShared(paramViews[i]!, v.shape, v.dtype as 'float32' | 'int32'));
+          }
         });
       });
       for (const leaf of lay.leaves) {
