@@ -253,6 +253,30 @@ describe('Trainer parallel: the Trainer features keep working', () => {
     expect(r.result.skippedSteps).toBe(2);
   });
 
+  it('rejects bad parallel options when the Trainer is built', () => {
+    const v = tf.variable(tf.zeros([1]));
+    const bad = (parallel: unknown) => () =>
+      new Trainer({
+        model: [v],
+        objective: () => ({ loss: tf.sum(v) }),
+        data: [],
+        maxSteps: 1,
+        optimizer: tf.train.sgd(0.1),
+        parallel: parallel as ParallelOptions,
+      });
+    try {
+      expect(bad({ workers: 0, module: MODULE })).toThrow(
+        /parallel\.workers must be an integer >= 1, got 0/,
+      );
+      expect(bad({ workers: 1.5, module: MODULE })).toThrow(ValueError);
+      expect(bad({ module: MODULE })).toThrow(/parallel\.workers is required/);
+      expect(bad({ workers: 1, module: '' })).toThrow(/parallel\.module must be/);
+      expect(bad({ workers: 1, module: MODULE })).not.toThrow();
+    } finally {
+      v.dispose();
+    }
+  });
+
   it('rejects a batch that is not made of tensors, naming the fix', async () => {
     const s = setup({
       data: [{ x: [[1, 2, 3, 4]], y: [[0, 0, 0]] } as unknown as FixtureBatch],

@@ -519,6 +519,19 @@ export class Trainer<B> {
     checkCount(opts.historyEvery, 'historyEvery', 1);
     checkCount(opts.nanGuard?.maxConsecutive, 'nanGuard.maxConsecutive', 1);
     checkCount(opts.validation?.every, 'validation.every', 1);
+    if (opts.parallel !== undefined) {
+      const p = opts.parallel;
+      if (!p || typeof p !== 'object') {
+        throw new ValueError('Trainer: parallel must be { workers, module, ... }.');
+      }
+      if (p.workers === undefined) throw new ValueError('Trainer: parallel.workers is required.');
+      checkCount(p.workers, 'parallel.workers', 1);
+      if (!(p.module instanceof URL) && (typeof p.module !== 'string' || p.module === '')) {
+        throw new ValueError(
+          "Trainer: parallel.module must be the replica module's URL (new URL('./replica.mjs', import.meta.url)) or path.",
+        );
+      }
+    }
     const seed = opts.seed ?? 0;
     if (!Number.isInteger(seed))
       throw new ValueError(`Trainer: seed must be an integer, got ${seed}.`);
