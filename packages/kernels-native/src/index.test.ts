@@ -262,6 +262,32 @@ const CONVS: Array<[string, Conv]> = [
 
 const TOL: AllcloseOptions = { rtol: 1e-4, atol: 1e-5 };
 
+/** The three convolutions of `c` on the addon against float64 loops (NaN-filled outputs). */
+function checkConv(c: Conv, seed: number): void {
+  const [oh, ow] = outSize(c);
+  const g = geom(c);
+  const x = rand(c.n * c.h * c.w * c.ci, seed);
+  const w = rand(c.kh * c.kw * c.ci * c.co, seed + 1);
+  const dy = rand(c.n * oh * ow * c.co, seed + 2);
+  const y = new Float32Array(dy.length).fill(Number.NaN);
+  const dw = new Float32Array(w.length).fill(Number.NaN);
+  const dx = new Float32Array(x.length).fill(Number.NaN);
+  k!.conv2d(x, w, y, g);
+  k!.conv2dBackpropFilter(x, dy, dw, g);
+  k!.conv2dBackpropInput(dy, w, dx, g);
+  const yRef = new Float64Array(y.length);
+  const dwRef = new Float64Array(w.length);
+  const dxRef = new Float64Array(x.length);
+  eachTap(c, (xi, wi, yi) => {
+    yRef[yi]! += x[xi]! * w[wi]!;
+    dwRef[wi]! += x[xi]! * dy[yi]!;
+    dxRef[xi]! += w[wi]! * dy[yi]!;
+  });
+  expect(y).toBeAllclose(yRef, TOL);
+  expect(dw).toBeAllclose(dwRef, TOL);
+  expect(dx).toBeAllclose(dxRef, TOL);
+}
+
 describe(`@dgmjs/kernels-native (${label})`, () => {
   it('loadNative never throws and explains a missing addon', () => {
     expect(status.loaded).toBe(k !== null);
@@ -406,28 +432,7 @@ describe(`@dgmjs/kernels-native (${label})`, () => {
 
   for (const [name, c] of CONVS) {
     it.skipIf(!k)(`conv2d, backprop filter and backprop input match direct loops (${name})`, () => {
-      const [oh, ow] = outSize(c);
-      const g = geom(c);
-      const x = rand(c.n * c.h * c.w * c.ci, 11);
-      const w = rand(c.kh * c.kw * c.ci * c.co, 12);
-      const dy = rand(c.n * oh * ow * c.co, 13);
-      const y = new Float32Array(dy.length).fill(Number.NaN);
-      const dw = new Float32Array(w.length).fill(Number.NaN);
-      const dx = new Float32Array(x.length).fill(Number.NaN);
-      k!.conv2d(x, w, y, g);
-      k!.conv2dBackpropFilter(x, dy, dw, g);
-      k!.conv2dBackpropInput(dy, w, dx, g);
-      const yRef = new Float64Array(y.length);
-      const dwRef = new Float64Array(w.length);
-      const dxRef = new Float64Array(x.length);
-      eachTap(c, (xi, wi, yi) => {
-        yRef[yi]! += x[xi]! * w[wi]!;
-        dwRef[wi]! += x[xi]! * dy[yi]!;
-        dxRef[xi]! += w[wi]! * dy[yi]!;
-      });
-      expect(y).toBeAllclose(yRef, TOL);
-      expect(dw).toBeAllclose(dwRef, TOL);
-      expect(dx).toBeAllclose(dxRef, TOL);
+      checkConv(c, 11);
     });
   }
 
@@ -457,28 +462,7 @@ describe(`@dgmjs/kernels-native (${label})`, () => {
         () => {
           const prev = k!.setConvDirect(direct);
           try {
-            const [oh, ow] = outSize(c);
-            const g = geom(c);
-            const x = rand(c.n * c.h * c.w * c.ci, 31);
-            const w = rand(c.kh * c.kw * c.ci * c.co, 32);
-            const dy = rand(c.n * oh * ow * c.co, 33);
-            const y = new Float32Array(dy.length).fill(Number.NaN);
-            const dw = new Float32Array(w.length).fill(Number.NaN);
-            const dx = new Float32Array(x.length).fill(Number.NaN);
-            k!.conv2d(x, w, y, g);
-            k!.conv2dBackpropFilter(x, dy, dw, g);
-            k!.conv2dBackpropInput(dy, w, dx, g);
-            const yRef = new Float64Array(y.length);
-            const dwRef = new Float64Array(w.length);
-            const dxRef = new Float64Array(x.length);
-            eachTap(c, (xi, wi, yi) => {
-              yRef[yi]! += x[xi]! * w[wi]!;
-              dwRef[wi]! += x[xi]! * dy[yi]!;
-              dxRef[xi]! += w[wi]! * dy[yi]!;
-            });
-            expect(y).toBeAllclose(yRef, TOL);
-            expect(dw).toBeAllclose(dwRef, TOL);
-            expect(dx).toBeAllclose(dxRef, TOL);
+            checkConv(c, 31);
           } finally {
             k!.setConvDirect(prev);
           }

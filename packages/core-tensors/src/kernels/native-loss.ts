@@ -7,6 +7,7 @@
 import { BackendError } from '../errors.js';
 import type { tf } from '../tf.js';
 import type { NativeContext } from './native.js';
+import { size } from './shape.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -19,12 +20,6 @@ interface LossAddon {
     gScalar: number,
     out: Float32Array,
   ): void;
-}
-
-function size(shape: readonly number[]): number {
-  let s = 1;
-  for (const d of shape) s *= d;
-  return s;
 }
 
 /** The addon functions each kernel needs (a stale addon without them gets no kernel). */

@@ -7,6 +7,7 @@
  */
 import { tf } from '../tf.js';
 import type { NativeContext, WasmBackend } from './native.js';
+import { size, stripOnes } from './shape.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -37,18 +38,6 @@ function ops(): OpsAddon | null {
   return a && typeof a.adam === 'function' && typeof a.sumLeading === 'function'
     ? (a as OpsAddon)
     : null;
-}
-
-function size(shape: readonly number[]): number {
-  let s = 1;
-  for (const d of shape) s *= d;
-  return s;
-}
-
-function stripOnes(shape: readonly number[]): number[] {
-  let i = 0;
-  while (i < shape.length && shape[i] === 1) i++;
-  return shape.slice(i);
 }
 
 function sum(c: NativeContext): tf.KernelFunc {

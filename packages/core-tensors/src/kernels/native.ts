@@ -11,6 +11,7 @@ import { tf } from '../tf.js';
 import { NATIVE_LOSS_NEEDS, nativeLossKernels } from './native-loss.js';
 import { nativeMathKernels } from './native-math.js';
 import { nativeOpsKernels } from './native-ops.js';
+import { size, stripOnes } from './shape.js';
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -99,18 +100,6 @@ function isNode(): boolean {
 
 function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
-}
-
-function size(shape: readonly number[]): number {
-  let s = 1;
-  for (const d of shape) s *= d;
-  return s;
-}
-
-function stripOnes(shape: readonly number[]): number[] {
-  let i = 0;
-  while (i < shape.length && shape[i] === 1) i++;
-  return shape.slice(i);
 }
 
 /** Whether `dims` broadcast to `outDims` is `i % size(dims)` indexing (it is a suffix of out). */
