@@ -76,7 +76,13 @@ export function makeMlpStep(
     loss.dispose();
     return v;
   };
-  return { step, dispose: () => (l1.dispose(), l2.dispose(), x.dispose(), opt.dispose()) };
+  const dispose = () => {
+    l1.dispose();
+    l2.dispose();
+    x.dispose();
+    opt.dispose();
+  };
+  return { step, dispose };
 }
 
 /**
