@@ -138,10 +138,10 @@ export async function parallelRows(profile: 'quick' | 'full'): Promise<Row[]> {
   const about =
     'Trainer steps of the 784-512-784 MLP (Adam). 1proc: the plain Trainer, one thread. 1w / 2w: Trainer parallel with 1 / 2 worker threads computing the gradients, the main thread only summing them and stepping Adam (1w has the copies through shared memory but no parallelism). main+1w: the main thread and one worker, each on half of the batch.';
   for (const batch of [128, 512]) {
-    const times: Record<string, number[]> = {};
+    const times: Record<string, number[]> = Object.fromEntries(CONFIGS.map((c) => [c.label, []]));
     for (let r = 0; r < rounds; r++) {
       for (const cfg of CONFIGS) {
-        (times[cfg.label] ??= []).push(...(await stepTimes(batch, cfg, warmup, iters)));
+        times[cfg.label]!.push(...(await stepTimes(batch, cfg, warmup, iters)));
       }
     }
     const ms: Record<string, number> = {};
