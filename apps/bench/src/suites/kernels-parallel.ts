@@ -21,7 +21,11 @@ import {
 import type { Row } from '../report.js';
 import { progress } from '../timing.js';
 
-const REPLICA_SOURCE = `
+/**
+ * The replica module's source. Built on first use: `import.meta.resolve` is unavailable where this
+ * file is only imported (vitest's module runner), and needed only when the rows run.
+ */
+const replicaSource = () => `
 import { Rng, softplus, tf } from ${JSON.stringify(import.meta.resolve('@dgmjs/core-tensors'))};
 function glorot(shape, fanIn, fanOut, rng) {
   const lim = Math.sqrt(6 / (fanIn + fanOut));
@@ -45,7 +49,11 @@ export function mlpReplica() {
   return { model: { w1, b1, w2, b2 }, loss };
 }
 `;
-const REPLICA_URL = `data:text/javascript,${encodeURIComponent(REPLICA_SOURCE)}`;
+let replicaUrl: string | undefined;
+const replicaModuleUrl = (): string => {
+  replicaUrl ??= `data:text/javascript,${encodeURIComponent(replicaSource())}`;
+  return replicaUrl;
+};
 
 type MlpReplica = (ctx?: ReplicaContext) => {
   model: Record<string, tf.Variable>;
@@ -78,7 +86,7 @@ async function stepTimes(
   warmup: number,
   iters: number,
 ): Promise<number[]> {
-  const { mlpReplica } = (await import(REPLICA_URL)) as { mlpReplica: MlpReplica };
+  const { mlpReplica } = (await import(replicaModuleUrl())) as { mlpReplica: MlpReplica };
   const { model, loss } = mlpReplica();
   const rng = new Rng(1);
   const x = tf.tidy(() =>
@@ -100,7 +108,7 @@ async function stepTimes(
       lastLoss = i.loss;
     },
     ...(cfg.parallel
-      ? { parallel: { ...cfg.parallel, module: REPLICA_URL, exportName: 'mlpReplica' } }
+      ? { parallel: { ...cfg.parallel, module: replicaModuleUrl(), exportName: 'mlpReplica' } }
       : {}),
   });
   try {
