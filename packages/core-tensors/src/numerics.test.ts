@@ -147,11 +147,17 @@ describe('softplus: one stable kernel where the backend has one, the composite e
 
   it('the composite (other backends) matches torch too, and int32 input uses it', async () => {
     await tf.setBackend('wasm');
-    await loadNativeKernels();
-    check(softplusComposite);
-    const i = tf.tensor1d([0, 1, 2], 'int32');
-    expect(await kernelsOf(() => softplus(i))).not.toEqual(['Softplus']);
-    i.dispose();
+    // The stock wasm Log1p is log(1 + x) (inexact for tiny x): without the native kernels the
+    // composite is checked on cpu, whose Log1p is exact.
+    if (!(await loadNativeKernels()).loaded) await tf.setBackend('cpu');
+    try {
+      check(softplusComposite);
+      const i = tf.tensor1d([0, 1, 2], 'int32');
+      expect(await kernelsOf(() => softplus(i))).not.toEqual(['Softplus']);
+      i.dispose();
+    } finally {
+      await tf.setBackend('wasm');
+    }
   });
 });
 

@@ -77,6 +77,30 @@ describe(`Adam (native kernels ${native ? 'loaded' : 'not loaded'})`, () => {
     opt.dispose();
   });
 
+  it.skipIf(!native)('stock kernels see the in-place update (no stale packed weights)', () => {
+    // The wasm backend caches XNNPACK operators with packed filters per tensor id; a filter
+    // updated in place must not keep its old packed values. depthwiseConv2d is a stock kernel.
+    const x = tf.tidy(() => tf.randomNormal([1, 5, 5, 2], 0, 1, 'float32', 7));
+    const v = tf.tidy(() => tf.variable(tf.randomNormal([3, 3, 2, 1], 0, 1, 'float32', 8)));
+    const conv = (f: tf.Tensor) =>
+      tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same');
+    const opt = adam(0.1);
+    tf.dispose(conv(v)); // the stock kernel caches its operator for v
+    const id = v.dataId;
+    // (the stock wasm backend has no depthwise filter gradient: the loss here is a plain one)
+    tf.dispose(opt.minimize(() => tf.sum(tf.square(v)) as tf.Scalar, true) as tf.Scalar);
+    expect(v.dataId).toBe(id); // updated in place
+    const fresh = tf.tensor(v.dataSync(), v.shape); // a new buffer with the new values
+    const got = conv(v);
+    const want = conv(fresh);
+    expect(Array.from(got.dataSync())).toBeAllclose(Array.from(want.dataSync()), {
+      rtol: 1e-6,
+      atol: 1e-6,
+    });
+    tf.dispose([x, v, fresh, got, want]);
+    opt.dispose();
+  });
+
   it('never writes through a buffer another tensor shares', () => {
     // tf.variable(t) shares t's buffer while t is alive: t must keep its value.
     const t = tf.tensor([1, 2, 3]);

@@ -6,6 +6,7 @@
  * go to the kernel registered before them. Checked against the cpu backend in native-ops.test.ts.
  */
 import { tf } from '../tf.js';
+import { markWrittenInPlace } from './inplace.js';
 import type { NativeContext, WasmBackend } from './native.js';
 import { size, stripOnes } from './shape.js';
 
@@ -173,5 +174,8 @@ export function nativeAdamUpdate(
     h.c1,
     h.c2,
   );
+  markWrittenInPlace(param.dataId);
+  markWrittenInPlace(m.dataId);
+  markWrittenInPlace(v.dataId);
   return true;
 }

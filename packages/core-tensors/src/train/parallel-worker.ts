@@ -9,6 +9,7 @@ import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { BackendName } from '../backend.js';
 import { initBackend } from '../backend.js';
 import { fmtShape } from '../errors.js';
+import { markWrittenInPlace } from '../kernels/inplace.js';
 import { Rng } from '../rng.js';
 import { tf } from '../tf.js';
 import type { ReplicaFactory } from './parallel.js';
@@ -89,6 +90,7 @@ function writeInPlace(v: tf.Variable, src: Float32Array | Int32Array): boolean {
   const dst = be.typedArrayFromHeap(v);
   if (dst.length !== src.length || dst.constructor !== src.constructor) return false;
   (dst as Float32Array).set(src as Float32Array);
+  markWrittenInPlace(v.dataId);
   return true;
 }
 
