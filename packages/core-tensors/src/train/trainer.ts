@@ -1006,13 +1006,18 @@ export class Trainer<B> {
         );
         const probes: tf.Tensor[] = [tf.reshape(tf.cast(value, 'float32'), [1])];
         if (packed) probes.push(packed);
+        // On wasm and cpu the gradients' finiteness is checked in JS over their data (a view of
+        // the heap, no copy): ~4x cheaper than two tfjs passes per gradient. Elsewhere (tfjs-node)
+        // 0 * g summed on the device is 0 when every entry is finite and NaN otherwise.
+        const jsProbe = tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
         const gradNames: string[] = [];
+        const gradTensors: tf.Tensor[] = [];
         for (const [n, v] of trainable) {
           const g = grads[v.name];
           if (!g) continue;
           gradNames.push(n);
-          // 0 * g sums to 0 when every entry is finite and to NaN otherwise.
-          probes.push(tf.reshape(tf.sum(tf.mul(g, 0)), [1]));
+          gradTensors.push(g);
+          if (!jsProbe) probes.push(tf.reshape(tf.sum(tf.mul(g, 0)), [1]));
         }
         const vals = tf.concat(probes).dataSync();
         const loss = vals[0]!;
@@ -1024,7 +1029,9 @@ export class Trainer<B> {
         Object.assign(metrics, numberMetrics);
         for (const [k, v] of Object.entries(metrics)) if (!Number.isFinite(v)) badMetrics.push(k);
         const off = 1 + tensorMetricNames.length;
-        const badGradients = gradNames.filter((_, i) => Number.isNaN(vals[off + i]!));
+        const badGradients = gradNames.filter((_, i) =>
+          jsProbe ? hasNonFinite(flatData(gradTensors[i]!)) : Number.isNaN(vals[off + i]!),
+        );
         const applied = Number.isFinite(loss) && badGradients.length === 0;
         if (applied) {
           // Every parameter in a fixed order (null gradient when frozen or unused): tfjs
