@@ -5,6 +5,7 @@
  * (these kernels exist nowhere else; the op uses its composite when they are absent).
  */
 import { BackendError } from '../errors.js';
+import { SIGMOID_XENT, SIGMOID_XENT_GRAD } from '../losses.js';
 import type { tf } from '../tf.js';
 import type { NativeContext } from './native.js';
 import { size } from './shape.js';
@@ -24,8 +25,8 @@ interface LossAddon {
 
 /** The addon functions each kernel needs (a stale addon without them gets no kernel). */
 export const NATIVE_LOSS_NEEDS: Record<string, string> = {
-  DgmSigmoidXent: 'bce',
-  DgmSigmoidXentGrad: 'bceGrad',
+  [SIGMOID_XENT]: 'bce',
+  [SIGMOID_XENT_GRAD]: 'bceGrad',
 };
 
 /** The fused loss kernels served natively. */
@@ -39,10 +40,10 @@ export function nativeLossKernels(c: NativeContext): Record<string, tf.KernelFun
   };
   const forward: tf.KernelFunc = (args) => {
     const { inputs, backend, attrs = {} } = args;
-    const k = addon('DgmSigmoidXent');
+    const k = addon(SIGMOID_XENT);
     const labels = inputs.labels as TensorInfo;
     const logits = inputs.logits as TensorInfo;
-    if (!c.usable(backend)) throw new BackendError('DgmSigmoidXent: not on the wasm backend.');
+    if (!c.usable(backend)) throw new BackendError(`${SIGMOID_XENT}: not on the wasm backend.`);
     const reduction = attrs.reduction as string;
     const n = size(logits.shape);
     if (reduction === 'none') {
@@ -57,11 +58,12 @@ export function nativeLossKernels(c: NativeContext): Record<string, tf.KernelFun
   };
   const gradient: tf.KernelFunc = (args) => {
     const { inputs, backend, attrs = {} } = args;
-    const k = addon('DgmSigmoidXentGrad');
+    const k = addon(SIGMOID_XENT_GRAD);
     const dy = inputs.dy as TensorInfo;
     const labels = inputs.labels as TensorInfo;
     const logits = inputs.logits as TensorInfo;
-    if (!c.usable(backend)) throw new BackendError('DgmSigmoidXentGrad: not on the wasm backend.');
+    if (!c.usable(backend))
+      throw new BackendError(`${SIGMOID_XENT_GRAD}: not on the wasm backend.`);
     const reduction = attrs.reduction as string;
     const n = size(logits.shape);
     const out = backend.makeOutput(logits.shape.slice(), 'float32');
@@ -80,5 +82,5 @@ export function nativeLossKernels(c: NativeContext): Record<string, tf.KernelFun
     }
     return out;
   };
-  return { DgmSigmoidXent: forward, DgmSigmoidXentGrad: gradient };
+  return { [SIGMOID_XENT]: forward, [SIGMOID_XENT_GRAD]: gradient };
 }
