@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expectNoLeaks } from '@dgmjs/test-utils';
+import { expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ratioOf, type SuiteResult, writeSuite } from './report.js';
 import { makeConvStep, makeMlpStep } from './suites/kernels.js';

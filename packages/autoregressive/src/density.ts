@@ -1,8 +1,8 @@
 /**
- * The `DensityModel` contract (shared with `@dgmjs/flows` and `@dgmjs/hybrids`, which import it
+ * The `DensityModel` contract (shared with `@dgm-js/flows` and `@dgm-js/hybrids`, which import it
  * from here) and the sampling options and progress reports of the autoregressive models.
  */
-import { fmtShape, type Rng, ShapeError, type tf, ValueError } from '@dgmjs/core-tensors';
+import { fmtShape, type Rng, ShapeError, type tf, ValueError } from '@dgm-js/core-tensors';
 
 /** Progress of a long sampling run, reported after each sequential step. */
 export interface SampleProgress {
@@ -38,8 +38,8 @@ export interface SampleOptions {
  *
  * @example
  * ```ts
- * import type { DensityModel } from '@dgmjs/autoregressive';
- * import { Rng, tf } from '@dgmjs/core-tensors';
+ * import type { DensityModel } from '@dgm-js/autoregressive';
+ * import { Rng, tf } from '@dgm-js/core-tensors';
  * function meanNll(model: DensityModel, x: tf.Tensor): number {
  *   return tf.tidy(() => -tf.mean(model.logProb(x)).dataSync()[0]!);
  * }

@@ -11,7 +11,7 @@ import {
   softplus,
   tf,
   ValueError,
-} from '@dgmjs/core-tensors';
+} from '@dgm-js/core-tensors';
 import { checkFinite, checkLevels } from './density.js';
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);

@@ -1,12 +1,12 @@
 /**
- * @dgmjs/autoregressive: autoregressive density models with exact likelihoods: MADE, PixelCNN
+ * @dgm-js/autoregressive: autoregressive density models with exact likelihoods: MADE, PixelCNN
  * and Gated PixelCNN, and a sequence model for discrete data; home of the `DensityModel`
- * interface shared with `@dgmjs/flows` and `@dgmjs/hybrids`.
+ * interface shared with `@dgm-js/flows` and `@dgm-js/hybrids`.
  *
  * @example
  * ```ts
- * import { initBackend, Rng, tf } from '@dgmjs/core-tensors';
- * import { Made } from '@dgmjs/autoregressive';
+ * import { initBackend, Rng, tf } from '@dgm-js/core-tensors';
+ * import { Made } from '@dgm-js/autoregressive';
  * await initBackend();
  * const made = new Made({ dim: 784, hiddenSizes: [500], rng: new Rng(0) });
  * const lp = made.logProb(tf.zeros([2, 784])); // [2], nats

@@ -1,7 +1,7 @@
 /**
  * MADE: Masked Autoencoder for Distribution Estimation (Germain, Gregor, Murray, Larochelle
  * 2015). `MadeNet` is the masked network x -> per-dimension parameters with the autoregressive
- * property (reused by MAF / IAF in `@dgmjs/flows`); `Made` puts a Bernoulli, categorical or
+ * property (reused by MAF / IAF in `@dgm-js/flows`); `Made` puts a Bernoulli, categorical or
  * Gaussian conditional on top and is a {@link DensityModel}.
  */
 import {
@@ -17,7 +17,7 @@ import {
   ShapeError,
   tf,
   ValueError,
-} from '@dgmjs/core-tensors';
+} from '@dgm-js/core-tensors';
 import {
   checkContext,
   checkSampleCount,
@@ -92,8 +92,8 @@ function checkCount(v: number, what: string, who: string, min = 1): void {
  *
  * @example
  * ```ts
- * import { MadeNet } from '@dgmjs/autoregressive';
- * import { Rng, tf } from '@dgmjs/core-tensors';
+ * import { MadeNet } from '@dgm-js/autoregressive';
+ * import { Rng, tf } from '@dgm-js/core-tensors';
  * // the MAF conditioner: x -> (mu, log-scale) for 5 dimensions
  * const net = new MadeNet({ dim: 5, hiddenSizes: [64, 64], paramsPerDim: 2, rng: new Rng(0) });
  * const p = net.apply(tf.randomNormal([8, 5])); // [8, 5, 2]; p[:, d] depends on x[:, <d] only
@@ -463,8 +463,8 @@ export interface MadeOptions extends Omit<MadeNetOptions, 'paramsPerDim' | 'inpu
  *
  * @example
  * ```ts
- * import { Made } from '@dgmjs/autoregressive';
- * import { Rng, tf } from '@dgmjs/core-tensors';
+ * import { Made } from '@dgm-js/autoregressive';
+ * import { Rng, tf } from '@dgm-js/core-tensors';
  * const made = new Made({ dim: 784, hiddenSizes: [500], rng: new Rng(0) });
  * const nll = tf.neg(made.logProb(xBatch)); // [batch], nats
  * const xs = made.sample(16, { rng: new Rng(1) }); // [16, 784] of 0/1

@@ -5,7 +5,7 @@
  * dimension of degree m may see hidden units (and, through direct connections, inputs) of
  * degree < m. So output d depends only on the inputs before d in the ordering.
  */
-import { Rng, ValueError } from '@dgmjs/core-tensors';
+import { Rng, ValueError } from '@dgm-js/core-tensors';
 
 /** An ordering of D dimensions: a named one, or an explicit permutation of 0..D-1. */
 export type OrderingSpec = 'natural' | 'reverse' | 'random' | readonly number[];

@@ -1,7 +1,7 @@
 /**
  * The maximum-likelihood objective of any {@link DensityModel}, for the core-tensors Trainer.
  */
-import { type Objective, tf, ValueError } from '@dgmjs/core-tensors';
+import { type Objective, tf, ValueError } from '@dgm-js/core-tensors';
 import type { DensityModel } from './density.js';
 
 /** A batch for {@link nllObjective}: the data, or the data with its context. */
@@ -35,8 +35,8 @@ export interface NllObjectiveOptions {
  *
  * @example
  * ```ts
- * import { Made, nllObjective } from '@dgmjs/autoregressive';
- * import { Rng, tf, Trainer } from '@dgmjs/core-tensors';
+ * import { Made, nllObjective } from '@dgm-js/autoregressive';
+ * import { Rng, tf, Trainer } from '@dgm-js/core-tensors';
  * const made = new Made({ dim: 784, hiddenSizes: [500], rng: new Rng(0) });
  * const trainer = new Trainer({
  *   model: made, objective: nllObjective(made), data: batches,

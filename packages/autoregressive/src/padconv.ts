@@ -1,7 +1,7 @@
 /**
  * Internal: a convolution with one-sided padding folded into the conv op (see {@link PadConv}).
  */
-import { getInitializer, Module, type Rng, tf } from '@dgmjs/core-tensors';
+import { getInitializer, Module, type Rng, tf } from '@dgm-js/core-tensors';
 
 /**
  * A stride-1 convolution with explicit (possibly one-sided) zero padding, done inside the

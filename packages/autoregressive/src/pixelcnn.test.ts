@@ -1,5 +1,5 @@
-import { logSumExp, MaskedConv2d, Rng, ShapeError, tf, ValueError } from '@dgmjs/core-tensors';
-import { checkGradient, expectNoLeaks } from '@dgmjs/test-utils';
+import { logSumExp, MaskedConv2d, Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
+import { checkGradient, expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { nllObjective } from './objective.js';
 import { GatedPixelCNN, PixelCNN, type PixelModel } from './pixelcnn.js';

@@ -21,7 +21,7 @@ import {
   softplus,
   tf,
   ValueError,
-} from '@dgmjs/core-tensors';
+} from '@dgm-js/core-tensors';
 import {
   checkContext,
   checkLevels,
@@ -432,8 +432,8 @@ export interface PixelCNNOptions extends PixelModelOptions {
  *
  * @example
  * ```ts
- * import { PixelCNN } from '@dgmjs/autoregressive';
- * import { Rng } from '@dgmjs/core-tensors';
+ * import { PixelCNN } from '@dgm-js/autoregressive';
+ * import { Rng } from '@dgm-js/core-tensors';
  * const model = new PixelCNN({ height: 28, width: 28, hiddenChannels: 16, numLayers: 4, rng: new Rng(0) });
  * const lp = model.logProb(xBinary); // [batch]
  * ```
@@ -534,8 +534,8 @@ interface GatedLayer {
  *
  * @example
  * ```ts
- * import { GatedPixelCNN } from '@dgmjs/autoregressive';
- * import { Rng } from '@dgmjs/core-tensors';
+ * import { GatedPixelCNN } from '@dgm-js/autoregressive';
+ * import { Rng } from '@dgm-js/core-tensors';
  * const model = new GatedPixelCNN({
  *   height: 28, width: 28, hiddenChannels: 32, numLayers: 6,
  *   conditioning: { type: 'vector', dim: 10 }, rng: new Rng(0),

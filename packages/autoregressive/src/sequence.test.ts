@@ -1,5 +1,5 @@
-import { logSumExp, Rng, ShapeError, Trainer, tf, ValueError } from '@dgmjs/core-tensors';
-import { expectNoLeaks } from '@dgmjs/test-utils';
+import { logSumExp, Rng, ShapeError, Trainer, tf, ValueError } from '@dgm-js/core-tensors';
+import { expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { nllObjective } from './objective.js';
 import { SequenceModel } from './sequence.js';

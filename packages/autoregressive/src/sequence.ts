@@ -12,7 +12,7 @@ import {
   ShapeError,
   tf,
   ValueError,
-} from '@dgmjs/core-tensors';
+} from '@dgm-js/core-tensors';
 import {
   checkContext,
   checkLevels,
@@ -65,8 +65,8 @@ function checkInt(v: number, what: string, min: number): void {
  *
  * @example
  * ```ts
- * import { SequenceModel } from '@dgmjs/autoregressive';
- * import { Rng, tf } from '@dgmjs/core-tensors';
+ * import { SequenceModel } from '@dgm-js/autoregressive';
+ * import { Rng, tf } from '@dgm-js/core-tensors';
  * const dna = new SequenceModel({ length: 100, vocabSize: 4, rng: new Rng(0) }); // A, C, G, T
  * const lp = dna.logProb(tf.zeros([8, 100], 'int32')); // [8]
  * const seqs = dna.sample(4, { rng: new Rng(1) }); // [4, 100] int32

@@ -2,7 +2,7 @@
  * Helpers of this package's tests (not exported): exhaustive inputs, a chi-square goodness of
  * fit, and dependency maps from autodiff.
  */
-import { tf } from '@dgmjs/core-tensors';
+import { tf } from '@dgm-js/core-tensors';
 
 /** Every binary vector of length d, `[2^d, d]` float32, in counting order (bit 0 first). */
 export function allBinary(d: number): tf.Tensor2D {

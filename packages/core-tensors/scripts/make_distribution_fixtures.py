@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference values for the distributions of @dgmjs/core-tensors, from torch.distributions.
+"""Reference values for the distributions of @dgm-js/core-tensors, from torch.distributions.
 
 Writes packages/core-tensors/src/distributions/fixtures/*.json. Everything is computed in float64
 by an implementation independent of ours (torch.distributions, torch autograd, torch.optim), so

@@ -107,7 +107,7 @@ async function choose(forced: BackendName | undefined): Promise<BackendInfo> {
  *
  * @example
  * ```ts
- * import { initBackend, tf } from '@dgmjs/core-tensors';
+ * import { initBackend, tf } from '@dgm-js/core-tensors';
  * const info = await initBackend();
  * console.log(info.name); // 'wasm' on a machine without tfjs-node
  * tf.matMul(tf.ones([2, 3]), tf.ones([3, 2])).print();

@@ -1,9 +1,9 @@
 /**
- * @dgmjs/core-tensors: the one door to TensorFlow.js for dgm.js.
+ * @dgm-js/core-tensors: the one door to TensorFlow.js for dgm.js.
  *
  * @example
  * ```ts
- * import { initBackend, tf, logSumExp, Rng } from '@dgmjs/core-tensors';
+ * import { initBackend, tf, logSumExp, Rng } from '@dgm-js/core-tensors';
  * await initBackend();
  * const rng = new Rng(0);
  * logSumExp(tf.randomNormal([4, 10], 0, 1, 'float32', rng.next())).print();

@@ -60,13 +60,13 @@ function registerGradient(): void {
 /**
  * `softplus(logits) - labels * logits`, elementwise or summed / averaged: the negative Bernoulli
  * log-likelihood of `labels` in [0, 1] (PyTorch's `binary_cross_entropy_with_logits`), finite for
- * logits of any size. On wasm with `@dgmjs/kernels-native` the forward (with its reduction) and
+ * logits of any size. On wasm with `@dgm-js/kernels-native` the forward (with its reduction) and
  * the logits gradient are one fused pass each; shapes must then be equal (other cases broadcast
  * through the composite). Gradients flow to both arguments.
  *
  * @example
  * ```ts
- * import { sigmoidCrossEntropyWithLogits, tf } from '@dgmjs/core-tensors';
+ * import { sigmoidCrossEntropyWithLogits, tf } from '@dgm-js/core-tensors';
  * const x = tf.tensor2d([[0, 1], [1, 1]]);
  * const logits = tf.tensor2d([[-2, 3], [0.5, 0]]);
  * sigmoidCrossEntropyWithLogits(x, logits, 'mean').print();

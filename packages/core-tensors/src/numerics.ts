@@ -110,7 +110,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 /**
  * Backends whose Softplus kernel is numerically stable at every input (they use
  * max(x, 0) + log1p(exp(-|x|)) or thresholds on x): cpu, tfjs-node, and wasm (dgm.js's native
- * kernel when @dgmjs/kernels-native loads, <= 2 ulp; else the stock one, within 8 ulp).
+ * kernel when @dgm-js/kernels-native loads, <= 2 ulp; else the stock one, within 8 ulp).
  */
 const STABLE_SOFTPLUS = new Set(['cpu', 'wasm', 'tensorflow']);
 

@@ -44,7 +44,7 @@ function scalarValue(v: tf.Variable): number {
  *
  * @example
  * ```ts
- * import { adam, initBackend, tf } from '@dgmjs/core-tensors';
+ * import { adam, initBackend, tf } from '@dgm-js/core-tensors';
  * await initBackend();
  * const w = tf.variable(tf.zeros([3]));
  * const opt = adam(1e-3);
@@ -116,7 +116,7 @@ export class Adam extends tf.AdamOptimizer {
  *
  * @example
  * ```ts
- * import { adam } from '@dgmjs/core-tensors';
+ * import { adam } from '@dgm-js/core-tensors';
  * const opt = adam(1e-3); // use wherever a tf.Optimizer is expected, e.g. new Trainer({ optimizer: opt, ... })
  * ```
  */

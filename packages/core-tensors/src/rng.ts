@@ -19,7 +19,7 @@ function mix32(z: number): number {
  *
  * @example
  * ```ts
- * import { Rng, tf } from '@dgmjs/core-tensors';
+ * import { Rng, tf } from '@dgm-js/core-tensors';
  * const rng = new Rng(42);
  * const u = tf.randomUniform([3], 0, 1, 'float32', rng.next());
  * const child = rng.split(); // an independent stream

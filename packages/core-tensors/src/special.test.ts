@@ -1,4 +1,4 @@
-import { checkGradient, expectNoLeaks } from '@dgmjs/test-utils';
+import { checkGradient, expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import fx from './fixtures/numerics.json' with { type: 'json' };
 import { digamma, lgamma, tf, trigamma } from './index.js';

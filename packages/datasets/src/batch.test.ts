@@ -1,5 +1,5 @@
-import { type Tensor1D, type Tensor2D, tf, ValueError } from '@dgmjs/core-tensors';
-import { expectNoLeaks } from '@dgmjs/test-utils';
+import { type Tensor1D, type Tensor2D, tf, ValueError } from '@dgm-js/core-tensors';
+import { expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { batches, forEachBatch } from './batch.js';
 import { type Dataset, type FieldSpec, type FillBuffers, getBatch, toTensors } from './dataset.js';

@@ -1,4 +1,4 @@
-import { Rng, type Tensor, ValueError } from '@dgmjs/core-tensors';
+import { Rng, type Tensor, ValueError } from '@dgm-js/core-tensors';
 import {
   allocBuffer,
   type BatchTensors,
@@ -63,7 +63,7 @@ function checkInt(v: number, min: number, name: string, allowInf = false): void 
  *
  * @example
  * ```ts
- * import { toyDataset, batches } from '@dgmjs/datasets';
+ * import { toyDataset, batches } from '@dgm-js/datasets';
  * const ds = toyDataset('8gaussians', { size: 10000, seed: 0 });
  * for (const batch of batches(ds, { batchSize: 256, seed: 1, epochs: 2 })) {
  *   const { x } = batch.tensors; // [256, 2] (the last batch of an epoch: 16)
@@ -171,7 +171,7 @@ export class BatchIterator<S extends FieldSpecs, K extends keyof S & string>
  *
  * @example
  * ```ts
- * import { loadMnist, batches } from '@dgmjs/datasets';
+ * import { loadMnist, batches } from '@dgm-js/datasets';
  * const { train } = await loadMnist({ flat: true });
  * for (const b of batches(train, { batchSize: 100, seed: 0, fields: ['x'], dropLast: true })) {
  *   b.tensors.x; // [100, 784]
@@ -192,7 +192,7 @@ export function batches<S extends FieldSpecs, K extends keyof S & string = keyof
  *
  * @example
  * ```ts
- * import { toyDataset, forEachBatch } from '@dgmjs/datasets';
+ * import { toyDataset, forEachBatch } from '@dgm-js/datasets';
  * const ds = toyDataset('checkerboard', { size: 4096, seed: 0 });
  * await forEachBatch(ds, { batchSize: 512, seed: 0, epochs: 10 }, async ({ tensors, epoch }) => {
  *   // await trainStep(tensors.x); nothing to dispose

@@ -6,7 +6,7 @@ import {
   type Tensor4D,
   tf,
   ValueError,
-} from '@dgmjs/core-tensors';
+} from '@dgm-js/core-tensors';
 
 /** The tensor dtypes a dataset field can have. */
 export type FieldDtype = 'float32' | 'int32';
@@ -79,8 +79,8 @@ export interface DatasetMeta {
  *
  * @example
  * ```ts
- * import type { Dataset, FieldSpec, FillBuffers } from '@dgmjs/datasets';
- * import { batches } from '@dgmjs/datasets';
+ * import type { Dataset, FieldSpec, FillBuffers } from '@dgm-js/datasets';
+ * import { batches } from '@dgm-js/datasets';
  * type F = { readonly x: FieldSpec<readonly [1], 'float32'> };
  * const squares: Dataset<F> = {
  *   size: 100,
@@ -109,7 +109,7 @@ export interface Dataset<S extends FieldSpecs = FieldSpecs> {
  *
  * @example
  * ```ts
- * import { fieldSize } from '@dgmjs/datasets';
+ * import { fieldSize } from '@dgm-js/datasets';
  * fieldSize({ shape: [28, 28, 1], dtype: 'float32' }); // 784
  * ```
  */
@@ -177,7 +177,7 @@ export interface GetBatchOptions<K extends string> {
  *
  * @example
  * ```ts
- * import { loadMnist, getBatch } from '@dgmjs/datasets';
+ * import { loadMnist, getBatch } from '@dgm-js/datasets';
  * const { test } = await loadMnist();
  * const { x, y } = getBatch(test, [0, 1, 2], { fields: ['x', 'y'] });
  * // x: [3, 28, 28, 1] float32 in [0, 1]; y: [3] int32
@@ -215,7 +215,7 @@ export function getBatch<S extends FieldSpecs, K extends keyof S & string = keyo
  *
  * @example
  * ```ts
- * import { toyDataset, toTensors } from '@dgmjs/datasets';
+ * import { toyDataset, toTensors } from '@dgm-js/datasets';
  * const ds = toyDataset('moons', { size: 1000, seed: 0 });
  * const { x } = toTensors(ds); // [1000, 2]
  * x.dispose();

@@ -1,4 +1,4 @@
-import { DgmError } from '@dgmjs/core-tensors';
+import { DgmError } from '@dgm-js/core-tensors';
 
 /**
  * An IDX file (the MNIST file format) is corrupt, truncated or not what the loader expected.
@@ -6,7 +6,7 @@ import { DgmError } from '@dgmjs/core-tensors';
  *
  * @example
  * ```ts
- * import { parseIdx, IdxFormatError } from '@dgmjs/datasets';
+ * import { parseIdx, IdxFormatError } from '@dgm-js/datasets';
  * try {
  *   parseIdx(new Uint8Array([1, 2, 3]), 'broken.idx');
  * } catch (e) {
@@ -29,7 +29,7 @@ export class IdxFormatError extends DgmError {
  *
  * @example
  * ```ts
- * import { loadFashionMnist, DatasetNotFoundError } from '@dgmjs/datasets';
+ * import { loadFashionMnist, DatasetNotFoundError } from '@dgm-js/datasets';
  * try {
  *   await loadFashionMnist({ dir: '/nowhere' });
  * } catch (e) {

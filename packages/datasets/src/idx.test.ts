@@ -1,4 +1,4 @@
-import { DgmError } from '@dgmjs/core-tensors';
+import { DgmError } from '@dgm-js/core-tensors';
 import { describe, expect, it } from 'vitest';
 import { IdxFormatError } from './errors.js';
 import { type IdxDtype, parseIdx } from './idx.js';

@@ -36,7 +36,7 @@ const DTYPES: ReadonlyMap<number, { dtype: IdxDtype; bytes: number }> = new Map(
  *
  * @example
  * ```ts
- * import { IDX_DTYPE_CODES } from '@dgmjs/datasets';
+ * import { IDX_DTYPE_CODES } from '@dgm-js/datasets';
  * IDX_DTYPE_CODES.uint8; // 0x08, as in MNIST's files
  * ```
  */
@@ -67,7 +67,7 @@ function hex(b: number): string {
  *
  * @example
  * ```ts
- * import { parseIdx } from '@dgmjs/datasets';
+ * import { parseIdx } from '@dgm-js/datasets';
  * const bytes = new Uint8Array([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 8, 9]);
  * const { dtype, shape, data } = parseIdx(bytes, 'tiny.idx1');
  * // dtype 'uint8', shape [3], data Uint8Array [7, 8, 9]

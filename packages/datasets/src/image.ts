@@ -1,4 +1,4 @@
-import { ValueError } from '@dgmjs/core-tensors';
+import { ValueError } from '@dgm-js/core-tensors';
 import type {
   Binarization,
   Dataset,
@@ -75,7 +75,7 @@ export interface ImageDatasetConfig {
  *
  * @example
  * ```ts
- * import { loadMnist, batches } from '@dgmjs/datasets';
+ * import { loadMnist, batches } from '@dgm-js/datasets';
  * const { train } = await loadMnist({ binarization: 'dynamic', seed: 1 });
  * console.log(train.meta); // { name: 'mnist', split: 'train', binarization: 'dynamic', seed: 1, ... }
  * ```

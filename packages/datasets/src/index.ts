@@ -1,11 +1,11 @@
 /**
- * @dgmjs/datasets: MNIST, binarized MNIST and Fashion-MNIST from IDX files, 2-D toy densities
+ * @dgm-js/datasets: MNIST, binarized MNIST and Fashion-MNIST from IDX files, 2-D toy densities
  * with exact log-densities, paired multimodal data, and seeded, buffer-reusing batching.
  *
  * @example
  * ```ts
- * import { initBackend } from '@dgmjs/core-tensors';
- * import { loadBinarizedMnist, forEachBatch } from '@dgmjs/datasets';
+ * import { initBackend } from '@dgm-js/core-tensors';
+ * import { loadBinarizedMnist, forEachBatch } from '@dgm-js/datasets';
  * await initBackend();
  * const { train } = await loadBinarizedMnist({ binarization: 'dynamic', seed: 0, flat: true });
  * await forEachBatch(train, { batchSize: 128, seed: 0, fields: ['x'] }, ({ tensors }) => {

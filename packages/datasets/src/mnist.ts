@@ -1,4 +1,4 @@
-import { ValueError } from '@dgmjs/core-tensors';
+import { ValueError } from '@dgm-js/core-tensors';
 import type { Binarization } from './dataset.js';
 import { DatasetNotFoundError } from './errors.js';
 import { type IdxArray, parseIdx } from './idx.js';
@@ -61,7 +61,7 @@ function asIdx(x: IdxArray | Uint8Array, name: string): IdxArray {
  *
  * @example
  * ```ts
- * import { imageDatasetsFromIdx } from '@dgmjs/datasets';
+ * import { imageDatasetsFromIdx } from '@dgm-js/datasets';
  * const get = async (f: string) => new Uint8Array(await (await fetch(`/mnist/${f}`)).arrayBuffer());
  * const splits = imageDatasetsFromIdx({
  *   trainImages: await get('train-images-idx3-ubyte'),
@@ -136,7 +136,7 @@ export function imageDatasetsFromIdx<F extends boolean = false>(
  *
  * @example
  * ```ts
- * import { loadIdxImageDir } from '@dgmjs/datasets';
+ * import { loadIdxImageDir } from '@dgm-js/datasets';
  * const { train, test } = await loadIdxImageDir('/data/kmnist', { name: 'kmnist' });
  * ```
  */
@@ -179,7 +179,7 @@ export interface MnistOptions<F extends boolean = false> extends ImageLoadOption
  *
  * @example
  * ```ts
- * import { loadMnist, forEachBatch } from '@dgmjs/datasets';
+ * import { loadMnist, forEachBatch } from '@dgm-js/datasets';
  * const { train, validation, test } = await loadMnist({ validationSize: 10000 });
  * await forEachBatch(train, { batchSize: 128, seed: 0 }, ({ tensors }) => {
  *   // tensors.x: [128, 28, 28, 1] float32, tensors.y: [128] int32, tensors.yOneHot: [128, 10]
@@ -207,7 +207,7 @@ export interface BinarizedMnistOptions<F extends boolean = false>
  *
  * @example
  * ```ts
- * import { loadBinarizedMnist } from '@dgmjs/datasets';
+ * import { loadBinarizedMnist } from '@dgm-js/datasets';
  * const { train, validation, test } = await loadBinarizedMnist({
  *   binarization: 'fixed', seed: 123, validationSize: 10000, flat: true,
  * });
@@ -233,7 +233,7 @@ export async function loadBinarizedMnist<F extends boolean = false>(
  *
  * @example
  * ```ts
- * import { findFashionMnistDir } from '@dgmjs/datasets';
+ * import { findFashionMnistDir } from '@dgm-js/datasets';
  * const dir = await findFashionMnistDir(); // '/usr/share/datasets/fashion-mnist' or null
  * ```
  */
@@ -256,7 +256,7 @@ export interface FashionMnistOptions<F extends boolean = false> extends ImageLoa
  *
  * @example
  * ```ts
- * import { FASHION_MNIST_CLASSES } from '@dgmjs/datasets';
+ * import { FASHION_MNIST_CLASSES } from '@dgm-js/datasets';
  * FASHION_MNIST_CLASSES[9]; // 'Ankle boot'
  * ```
  */
@@ -281,7 +281,7 @@ export const FASHION_MNIST_CLASSES: readonly string[] = [
  *
  * @example
  * ```ts
- * import { loadFashionMnist } from '@dgmjs/datasets';
+ * import { loadFashionMnist } from '@dgm-js/datasets';
  * const { train, test } = await loadFashionMnist({ flat: true });
  * ```
  */

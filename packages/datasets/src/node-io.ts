@@ -1,6 +1,6 @@
 // Node-only file access. Nothing here imports a Node builtin at module top level, so a browser
 // bundle that includes this module still loads; the functions themselves need Node.
-import { ValueError } from '@dgmjs/core-tensors';
+import { ValueError } from '@dgm-js/core-tensors';
 import { DatasetNotFoundError, IdxFormatError } from './errors.js';
 import { type IdxArray, parseIdx } from './idx.js';
 
@@ -25,7 +25,7 @@ function requireNode(what: string): void {
  *
  * @example
  * ```ts
- * import { readIdxFile } from '@dgmjs/datasets';
+ * import { readIdxFile } from '@dgm-js/datasets';
  * const labels = await readIdxFile('/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz');
  * labels.shape; // [10000]
  * ```
@@ -72,7 +72,7 @@ export async function readIdxFile(path: string): Promise<IdxArray> {
  *
  * @example
  * ```ts
- * import { clearIdxCache } from '@dgmjs/datasets';
+ * import { clearIdxCache } from '@dgm-js/datasets';
  * clearIdxCache();
  * ```
  */

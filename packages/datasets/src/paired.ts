@@ -1,4 +1,4 @@
-import { ShapeError, ValueError } from '@dgmjs/core-tensors';
+import { ShapeError, ValueError } from '@dgm-js/core-tensors';
 import type { Dataset, DatasetMeta, FieldSpec, FillBuffers, FillContext } from './dataset.js';
 import { hashKey, Stream32 } from './hash.js';
 import type { ImageDataset, ImageFields, ImageShape } from './image.js';
@@ -40,7 +40,7 @@ export interface PairedOptions {
  *
  * @example
  * ```ts
- * import { loadBinarizedMnist, pairedDataset, forEachBatch } from '@dgmjs/datasets';
+ * import { loadBinarizedMnist, pairedDataset, forEachBatch } from '@dgm-js/datasets';
  * const { train } = await loadBinarizedMnist({ flat: true });
  * const paired = pairedDataset(train, { labelMissing: 0.9, seed: 0 }); // 10% labelled
  * await forEachBatch(paired, { batchSize: 100, seed: 0 }, ({ tensors }) => {
@@ -173,7 +173,7 @@ export class PairedDataset<XS extends readonly number[] = ImageShape>
  *
  * @example
  * ```ts
- * import { loadMnist, pairedDataset } from '@dgmjs/datasets';
+ * import { loadMnist, pairedDataset } from '@dgm-js/datasets';
  * const { train } = await loadMnist();
  * const ds = pairedDataset(train, { imageMissing: 0.1, labelMissing: 0.5, seed: 3 });
  * console.log(ds.counts); // about { complete: 24000, imageOnly: 30000, labelOnly: 6000 }

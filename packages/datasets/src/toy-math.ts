@@ -1,6 +1,6 @@
 // Scalar special functions for the toy densities (float64, JS). Accuracy ~1e-7 relative,
 // which is far below the Monte Carlo noise of any NLL the toy densities are used to judge.
-import type { Rng } from '@dgmjs/core-tensors';
+import type { Rng } from '@dgm-js/core-tensors';
 
 export const LOG_2PI = Math.log(2 * Math.PI);
 

@@ -1,5 +1,5 @@
-import { Rng, ShapeError, tf, ValueError } from '@dgmjs/core-tensors';
-import { expectNoLeaks } from '@dgmjs/test-utils';
+import { Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
+import { expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
   eightGaussians,

@@ -1,4 +1,11 @@
-import { Rng, ShapeError, type Tensor1D, type Tensor2D, tf, ValueError } from '@dgmjs/core-tensors';
+import {
+  Rng,
+  ShapeError,
+  type Tensor1D,
+  type Tensor2D,
+  tf,
+  ValueError,
+} from '@dgm-js/core-tensors';
 import type { Dataset, DatasetMeta, FieldSpec, FillBuffers, FillContext } from './dataset.js';
 import { Gaussian, LOG_2PI, LogSumExp, logI0e, logNormCdfDiff, lse } from './toy-math.js';
 
@@ -18,7 +25,7 @@ export type ToyName =
  *
  * @example
  * ```ts
- * import { TOY_NAMES, toyDensity, toyEntropy } from '@dgmjs/datasets';
+ * import { TOY_NAMES, toyDensity, toyEntropy } from '@dgm-js/datasets';
  * for (const name of TOY_NAMES) console.log(name, toyEntropy(toyDensity(name)).value);
  * ```
  */
@@ -45,8 +52,8 @@ export type LogDensityMethod = 'closed-form' | 'quadrature' | 'root-finding';
  *
  * @example
  * ```ts
- * import { Rng } from '@dgmjs/core-tensors';
- * import { toyDensity } from '@dgmjs/datasets';
+ * import { Rng } from '@dgm-js/core-tensors';
+ * import { toyDensity } from '@dgm-js/datasets';
  * const d = toyDensity('moons');
  * const pts = d.sample(10000, new Rng(0));
  * const lp = d.logDensity(pts);
@@ -831,8 +838,8 @@ const instances = new Map<ToyName, ToyDensity>();
  *
  * @example
  * ```ts
- * import { Rng } from '@dgmjs/core-tensors';
- * import { toyDensity } from '@dgmjs/datasets';
+ * import { Rng } from '@dgm-js/core-tensors';
+ * import { toyDensity } from '@dgm-js/datasets';
  * const d = toyDensity('checkerboard');
  * const pts = d.sample(1000, new Rng(0));         // Float32Array [x0, y0, x1, y1, ...]
  * const lp = d.logDensity(pts);                    // all -ln 32 = -3.4657
@@ -861,7 +868,7 @@ export function toyDensity(name: ToyName): ToyDensity {
  *
  * @example
  * ```ts
- * import { eightGaussians, toyEntropy } from '@dgmjs/datasets';
+ * import { eightGaussians, toyEntropy } from '@dgm-js/datasets';
  * const d = eightGaussians({ radius: 2, std: 0.02 });
  * toyEntropy(d).value; // ~ -2.907
  * ```
@@ -906,7 +913,7 @@ export interface EntropyOptions {
  *
  * @example
  * ```ts
- * import { toyDensity, toyEntropy } from '@dgmjs/datasets';
+ * import { toyDensity, toyEntropy } from '@dgm-js/datasets';
  * toyEntropy(toyDensity('checkerboard')).value;   // 3.4657 (ln 32, exact)
  * toyEntropy(toyDensity('8gaussians')).value;     // 2.8319
  * toyEntropy(toyDensity('moons'), { method: 'mc', samples: 50000, seed: 1 }); // { value, stderr }
@@ -977,7 +984,7 @@ export interface ToyDatasetOptions {
  *
  * @example
  * ```ts
- * import { ToyDataset, toyDensity } from '@dgmjs/datasets';
+ * import { ToyDataset, toyDensity } from '@dgm-js/datasets';
  * const ds = new ToyDataset(toyDensity('rings'), { size: 1000, seed: 0 });
  * ds.points.length; // 2000
  * ```
@@ -1024,7 +1031,7 @@ export class ToyDataset implements Dataset<ToyFields> {
  *
  * @example
  * ```ts
- * import { toyDataset, toyEntropy } from '@dgmjs/datasets';
+ * import { toyDataset, toyEntropy } from '@dgm-js/datasets';
  * const train = toyDataset('8gaussians', { size: 50000, seed: 0 });
  * const test = toyDataset('8gaussians', { size: 10000, seed: 1, split: 'test' });
  * const floor = toyEntropy(train.density).value; // compare the model's test NLL with this

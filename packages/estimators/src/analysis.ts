@@ -3,7 +3,7 @@
  * repeats: R independent copies of the parameters form the instance axis, so one call yields R
  * independent gradient estimates (one per row of the parameter gradient).
  */
-import { Normal, type Rng, tf, ValueError } from '@dgmjs/core-tensors';
+import { Normal, type Rng, tf, ValueError } from '@dgm-js/core-tensors';
 import { exactExpectation } from './exact.js';
 import { bernoulliLatent, categoricalLatent } from './latent.js';
 import type { GradientEstimator, LatentInput } from './types.js';

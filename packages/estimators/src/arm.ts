@@ -8,7 +8,7 @@
  *   integrated out; never more variance than ARM.
  * Both evaluate f at 2K points per instance (K antithetic pairs) and are unbiased.
  */
-import { tf } from '@dgmjs/core-tensors';
+import { tf } from '@dgm-js/core-tensors';
 import { BaseEstimator, type RunContext, type RunResult } from './base.js';
 import {
   detach,

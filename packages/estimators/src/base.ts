@@ -2,7 +2,7 @@
  * The shared machinery of the estimators: option checks, the tidy scope, diagnostics read-back,
  * the step counter and the state store.
  */
-import { type Rng, tf, ValueError } from '@dgmjs/core-tensors';
+import { type Rng, tf, ValueError } from '@dgm-js/core-tensors';
 import { checkSamples } from './latent.js';
 import { StateStore } from './state.js';
 import type {

@@ -11,8 +11,8 @@ import {
   ShapeError,
   tf,
   ValueError,
-} from '@dgmjs/core-tensors';
-import { disposeAll, expectNoLeaks } from '@dgmjs/test-utils';
+} from '@dgm-js/core-tensors';
+import { disposeAll, expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { gradientStats, relaxToyProblem } from './analysis.js';
 import { arm, disarm } from './arm.js';

@@ -4,7 +4,7 @@
  * against) and which is an estimator in its own right (marginalisation: zero variance, cost
  * linear in the number of configurations).
  */
-import { fmtShape, tf, ValueError } from '@dgmjs/core-tensors';
+import { fmtShape, tf, ValueError } from '@dgm-js/core-tensors';
 import { BaseEstimator, type RunContext, type RunResult } from './base.js';
 import {
   detach,

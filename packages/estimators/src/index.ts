@@ -1,11 +1,11 @@
 /**
- * @dgmjs/estimators: gradients of E_{q_phi(z)}[f(z)] when z is discrete or f is not
+ * @dgm-js/estimators: gradients of E_{q_phi(z)}[f(z)] when z is discrete or f is not
  * differentiable, and the tools to measure them.
  *
  * @example
  * ```ts
- * import { initBackend, Rng, tf } from '@dgmjs/core-tensors';
- * import { bernoulliLatent, relax } from '@dgmjs/estimators';
+ * import { initBackend, Rng, tf } from '@dgm-js/core-tensors';
+ * import { bernoulliLatent, relax } from '@dgm-js/estimators';
  * await initBackend();
  * const theta = tf.variable(tf.zeros([1]));
  * const est = relax();

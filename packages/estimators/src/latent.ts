@@ -15,7 +15,7 @@ import {
   softplus,
   tf,
   ValueError,
-} from '@dgmjs/core-tensors';
+} from '@dgm-js/core-tensors';
 import type { DiscreteLatent, LatentInput, LatentKind, Objective } from './types.js';
 
 type Tensor = tf.Tensor;
@@ -99,7 +99,7 @@ export function resolve(q: LatentInput, who: string): Resolved {
     return { kind: 'distribution', dist: q, batchShape: [...q.batchShape] };
   }
   throw new ValueError(
-    `${who}: q must be bernoulliLatent(logits), categoricalLatent(logits) or a Distribution from @dgmjs/core-tensors.`,
+    `${who}: q must be bernoulliLatent(logits), categoricalLatent(logits) or a Distribution from @dgm-js/core-tensors.`,
   );
 }
 

@@ -5,7 +5,7 @@
  * (E[(x^2 (x - theta))^2] = theta^4 + 18 theta^2 + 15 = 103 at theta = 2, minus 4^2.)
  * With R = 4000 repeats the sample variance has relative sd sqrt(2 / R) = 2.2%, so 10% is 4.5 sd.
  */
-import { Rng } from '@dgmjs/core-tensors';
+import { Rng } from '@dgm-js/core-tensors';
 import { describe, expect, it } from 'vitest';
 import { gradientStats, lectureProblem } from './analysis.js';
 import { reparam } from './relaxed.js';

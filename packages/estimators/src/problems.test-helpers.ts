@@ -1,5 +1,5 @@
 /** Small problems with exact gradients shared by the tests. */
-import { tf } from '@dgmjs/core-tensors';
+import { tf } from '@dgm-js/core-tensors';
 import { bernoulliProblem, categoricalProblem, type EstimationProblem } from './analysis.js';
 
 type Tensor = tf.Tensor;

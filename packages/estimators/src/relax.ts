@@ -23,7 +23,7 @@
  * part of the variance gradient (through eta f(sigma_lambda(z))) is inexact: the estimator stays
  * unbiased, only the tuning of lambda suffers. eta and the network are unaffected.
  */
-import { logSoftmax, softplus, tf, ValueError } from '@dgmjs/core-tensors';
+import { logSoftmax, softplus, tf, ValueError } from '@dgm-js/core-tensors';
 import { BaseEstimator, type RunContext, type RunResult } from './base.js';
 import {
   detach,

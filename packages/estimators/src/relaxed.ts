@@ -11,7 +11,7 @@
  *   of the probabilities backward (d z / d p = identity).
  * The relaxed and straight-through estimators are biased (see each).
  */
-import { DgmError, gumbelNoise, straightThrough as stOp, tf } from '@dgmjs/core-tensors';
+import { DgmError, gumbelNoise, straightThrough as stOp, tf } from '@dgm-js/core-tensors';
 import { BaseEstimator, type RunContext, type RunResult } from './base.js';
 import {
   detach,
@@ -64,7 +64,7 @@ export class ReparamEstimator extends BaseEstimator {
  *
  * @example
  * ```ts
- * import { Normal, Rng, tf } from '@dgmjs/core-tensors';
+ * import { Normal, Rng, tf } from '@dgm-js/core-tensors';
  * const g = tf.grad((t) => reparam().estimate(new Normal(t, 1), (x) => tf.square(x), { samples: 1000, rng: new Rng(0) }).surrogate)(tf.scalar(2));
  * // near 4, with variance 4 / 1000
  * ```

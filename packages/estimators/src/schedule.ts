@@ -2,7 +2,7 @@
  * Temperature schedules of the relaxed estimators (Jang, Gu & Poole 2017, section 4:
  * tau = max(tau_min, exp(-r t)), updated every N steps).
  */
-import { ValueError } from '@dgmjs/core-tensors';
+import { ValueError } from '@dgm-js/core-tensors';
 
 /** A temperature schedule: plain data, so it can be saved with an estimator's options. */
 export type TemperatureSchedule =

@@ -16,7 +16,7 @@
  * so the value is the Monte Carlo estimate and autodiff gives the estimator (plus f's own
  * gradient when f has parameters).
  */
-import { logSumExp, ShapeError, tf, ValueError } from '@dgmjs/core-tensors';
+import { logSumExp, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
 import { BaseEstimator, type RunContext, type RunResult } from './base.js';
 import {
   detach,
@@ -160,8 +160,8 @@ export class ReinforceEstimator extends BaseEstimator {
  *
  * @example
  * ```ts
- * import { Normal, Rng, tf } from '@dgmjs/core-tensors';
- * import { reinforce } from '@dgmjs/estimators';
+ * import { Normal, Rng, tf } from '@dgm-js/core-tensors';
+ * import { reinforce } from '@dgm-js/estimators';
  * const theta = tf.variable(tf.scalar(2));
  * const est = reinforce({ baseline: 'movingAverage' });
  * const g = tf.grad((t) => est.estimate(new Normal(t, 1), (x) => tf.square(x), { samples: 1000, rng: new Rng(0) }).surrogate)(theta);

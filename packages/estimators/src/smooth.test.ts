@@ -3,7 +3,7 @@
  * differences of their first derivatives (tfjs's built-in versions fail this: the saved output's
  * clone is taped before the op, so the second-order term through it is dropped).
  */
-import { tf } from '@dgmjs/core-tensors';
+import { tf } from '@dgm-js/core-tensors';
 import { expect, it } from 'vitest';
 import { exp2, sigmoid2, softmax2, tanh2 } from './smooth.js';
 

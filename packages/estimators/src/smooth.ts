@@ -9,7 +9,7 @@
  * so REBAR / RELAX can differentiate their estimator with respect to the control-variate
  * parameters (temperature, network weights).
  */
-import { customGrad, tf } from '@dgmjs/core-tensors';
+import { customGrad, tf } from '@dgm-js/core-tensors';
 
 type Tensor = tf.Tensor;
 

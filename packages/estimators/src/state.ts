@@ -2,7 +2,7 @@
  * Explicit estimator state: named non-trainable variables (so a user's `variableGrads()` and
  * optimizers never touch them), a JSON form, and a small Adam for control-variate parameters.
  */
-import { fmtShape, ShapeError, tf, ValueError } from '@dgmjs/core-tensors';
+import { fmtShape, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
 import type { EstimatorState, SerializedTensor } from './types.js';
 
 type Tensor = tf.Tensor;

@@ -1,7 +1,7 @@
 /**
  * The contract of every gradient estimator in dgm.js.
  */
-import type { Distribution, Rng, tf } from '@dgmjs/core-tensors';
+import type { Distribution, Rng, tf } from '@dgm-js/core-tensors';
 
 type Tensor = tf.Tensor;
 
@@ -25,7 +25,7 @@ export interface DiscreteLatent {
 
 /**
  * What an estimator differentiates through: a discrete latent given by logits, or a
- * `Distribution` from `@dgmjs/core-tensors` (score-function estimators take any distribution,
+ * `Distribution` from `@dgm-js/core-tensors` (score-function estimators take any distribution,
  * the reparameterization estimator one with `hasRsample`; the discrete estimators take
  * `Bernoulli` and `OneHotCategorical` and use their logits).
  */
@@ -100,8 +100,8 @@ export interface EstimatorState {
  *
  * @example
  * ```ts
- * import { Rng, tf } from '@dgmjs/core-tensors';
- * import { bernoulliLatent, rloo } from '@dgmjs/estimators';
+ * import { Rng, tf } from '@dgm-js/core-tensors';
+ * import { bernoulliLatent, rloo } from '@dgm-js/estimators';
  * const logits = tf.variable(tf.zeros([3]));
  * const est = rloo();
  * const rng = new Rng(0);

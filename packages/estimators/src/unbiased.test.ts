@@ -6,7 +6,7 @@
  * References: exact enumeration (exactExpectation + autodiff), and for VIMCO an independent
  * float64 enumeration over the K joint samples.
  */
-import { Rng, softplus, tf } from '@dgmjs/core-tensors';
+import { Rng, softplus, tf } from '@dgm-js/core-tensors';
 import { describe, expect, it } from 'vitest';
 import {
   bernoulliProblem,

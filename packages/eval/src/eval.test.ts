@@ -2,8 +2,8 @@
  * Dataset evaluation: standard errors on known data, chunked IWAE equal to unchunked, bits/dim,
  * metrics over structural models, leaks and typed errors.
  */
-import { logSumExp, Rng, ShapeError, tf, ValueError } from '@dgmjs/core-tensors';
-import { expectNoLeaks } from '@dgmjs/test-utils';
+import { logSumExp, Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
+import { expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { estimateLogLikelihood, evaluateElbo, evaluateLogProb, iwaeChunked } from './evaluate.js';
 import { bitsPerDimMetric, elboMetric, iwaeMetric, logProbMetric } from './metrics.js';

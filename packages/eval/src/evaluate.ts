@@ -3,7 +3,7 @@
  * thousands of samples, in chunks so memory stays bounded) and exact log-densities, each as a
  * mean over the examples with its standard error.
  */
-import { fmtShape, Rng, ShapeError, tf, ValueError } from '@dgmjs/core-tensors';
+import { fmtShape, Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
 import { logSumExpArray, type MeanStderr, meanStderr } from './stats.js';
 import type { BoundOptions, ElboModel, EvalData, IwaeModel, LogProbModel } from './types.js';
 
@@ -135,7 +135,7 @@ async function evaluate(
  *
  * @example
  * ```ts
- * import { evaluateElbo } from '@dgmjs/eval';
+ * import { evaluateElbo } from '@dgm-js/eval';
  * const r = await evaluateElbo(vae, testX, { seed: 0 }); // r.mean (nats), r.stderr
  * ```
  */
@@ -207,7 +207,7 @@ export function iwaeChunked(
  *
  * @example
  * ```ts
- * import { estimateLogLikelihood } from '@dgmjs/eval';
+ * import { estimateLogLikelihood } from '@dgm-js/eval';
  * const r = await estimateLogLikelihood(vae, testX, { k: 5000, chunk: 250, batchSize: 20, seed: 0 });
  * console.log(`test NLL ${(-r.mean).toFixed(2)} +- ${r.stderr.toFixed(2)} nats`);
  * ```

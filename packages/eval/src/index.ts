@@ -1,12 +1,12 @@
 /**
- * @dgmjs/eval: honest evaluation of generative models. The ELBO on a dataset, the
+ * @dgm-js/eval: honest evaluation of generative models. The ELBO on a dataset, the
  * importance-weighted log-likelihood estimate with thousands of samples in bounded memory,
  * exact log-densities, bits/dim, all with standard errors over the examples, and a `Metric`
  * interface over structural model interfaces (any model with `elbo` / `iwae` / `logProb` fits).
  *
  * @example
  * ```ts
- * import { estimateLogLikelihood, evaluateElbo } from '@dgmjs/eval';
+ * import { estimateLogLikelihood, evaluateElbo } from '@dgm-js/eval';
  * const elbo = await evaluateElbo(vae, testX, { seed: 0 });
  * const ll = await estimateLogLikelihood(vae, testX, { k: 5000, chunk: 250, batchSize: 20, seed: 1 });
  * console.log(`-ELBO ${-elbo.mean} +- ${elbo.stderr}, NLL ${-ll.mean} +- ${ll.stderr}`);

@@ -1,5 +1,5 @@
 /** Metrics over the structural model interfaces. */
-import { ValueError } from '@dgmjs/core-tensors';
+import { ValueError } from '@dgm-js/core-tensors';
 import {
   type EvalOptions,
   type EvalResult,

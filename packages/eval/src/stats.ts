@@ -1,5 +1,5 @@
 /** Summary statistics of per-example values, in float64. */
-import { ValueError } from '@dgmjs/core-tensors';
+import { ValueError } from '@dgm-js/core-tensors';
 
 /** Mean, sample standard deviation and standard error of the mean. */
 export interface MeanStderr {

@@ -1,9 +1,9 @@
 /**
- * The structural interfaces @dgmjs/eval evaluates. They name only the methods a metric calls, so
- * any model with those methods fits: the VAEs of @dgmjs/vae, flows, autoregressive models and
+ * The structural interfaces @dgm-js/eval evaluates. They name only the methods a metric calls, so
+ * any model with those methods fits: the VAEs of @dgm-js/vae, flows, autoregressive models and
  * hybrids, without this package depending on any of them.
  */
-import type { Rng, tf } from '@dgmjs/core-tensors';
+import type { Rng, tf } from '@dgm-js/core-tensors';
 
 type Tensor = tf.Tensor;
 
@@ -15,7 +15,7 @@ export interface BoundOptions {
 
 /**
  * A model with an evidence lower bound: `elbo(x, { rng })` returns one value per example,
- * shape `[batch]`, in nats (a `LatentVariableModel` from @dgmjs/vae fits).
+ * shape `[batch]`, in nats (a `LatentVariableModel` from @dgm-js/vae fits).
  */
 export interface ElboModel {
   elbo(x: Tensor, opts: BoundOptions): Tensor;
@@ -62,7 +62,7 @@ export interface MetricResult {
  *
  * @example
  * ```ts
- * import { elboMetric } from '@dgmjs/eval';
+ * import { elboMetric } from '@dgm-js/eval';
  * const m = elboMetric({ seed: 0 });
  * const r = await m.compute(vae, testX); // { name: 'elbo', value, stderr, n, details }
  * ```

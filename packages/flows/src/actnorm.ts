@@ -2,7 +2,7 @@
  * ActNorm (Kingma and Dhariwal 2018, Glow): a per-channel affine map with data-dependent
  * initialisation.
  */
-import { tf } from '@dgmjs/core-tensors';
+import { tf } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   broadcast,

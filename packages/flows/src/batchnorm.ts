@@ -1,7 +1,7 @@
 /**
  * Batch normalisation as a bijector (Dinh et al. 2017, RealNVP; Papamakarios et al. 2017, MAF).
  */
-import { type Module, tf, ValueError } from '@dgmjs/core-tensors';
+import { type Module, tf, ValueError } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   broadcast,

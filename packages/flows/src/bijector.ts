@@ -8,7 +8,7 @@
  * at y, which equals `-forward(inverse(y).x).logDetJ`. Both are per example: shape `[N]` for an
  * input of shape `[N, ...]`.
  */
-import { fmtShape, Module, ShapeError, tf, ValueError } from '@dgmjs/core-tensors';
+import { fmtShape, Module, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
 
 type Tensor = tf.Tensor;
 
@@ -34,7 +34,7 @@ export interface InverseResult {
  *
  * @example
  * ```ts
- * import { AffineCoupling, alternatingMask } from '@dgmjs/flows';
+ * import { AffineCoupling, alternatingMask } from '@dgm-js/flows';
  * const b: Bijector = new AffineCoupling(alternatingMask(2, 0), { rng: new Rng(0) });
  * const { y, logDetJ } = b.forward(tf.randomNormal([8, 2])); // y [8, 2], logDetJ [8]
  * const { x } = b.inverse(y);                                 // x equals the input

@@ -3,8 +3,8 @@
  * against log|det J| of the full autodiff Jacobian (random inputs and random parameters), the
  * two log-determinants cancel, and nothing leaks.
  */
-import { Module, Rng, tf } from '@dgmjs/core-tensors';
-import { expectNoLeaks } from '@dgmjs/test-utils';
+import { Module, Rng, tf } from '@dgm-js/core-tensors';
+import { expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ActNorm } from './actnorm.js';
 import { BatchNormBijector } from './batchnorm.js';

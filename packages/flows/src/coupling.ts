@@ -2,7 +2,7 @@
  * Affine coupling layers (Dinh et al. 2017, RealNVP) and the conditioner networks shared with
  * the spline coupling.
  */
-import { type Activation, Dense, type Rng, Sequential, tf, ValueError } from '@dgmjs/core-tensors';
+import { type Activation, Dense, type Rng, Sequential, tf, ValueError } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   checkContext,

@@ -1,5 +1,5 @@
-import { Independent, Normal, Rng, tf, ValueError } from '@dgmjs/core-tensors';
-import { expectNoLeaks } from '@dgmjs/test-utils';
+import { Independent, Normal, Rng, tf, ValueError } from '@dgm-js/core-tensors';
+import { expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ActNorm } from './actnorm.js';
 import { BatchNormBijector, setTraining } from './batchnorm.js';

@@ -3,7 +3,7 @@
  * `DensityModel` (exact log-likelihood, sampling); `FlowDistribution` wraps a per-example base
  * (a VAE's q0(z | x)) as a `Distribution` with reparameterised samples and their log-density.
  */
-import type { DensityModel, SampleOptions as DensitySampleOptions } from '@dgmjs/autoregressive';
+import type { DensityModel, SampleOptions as DensitySampleOptions } from '@dgm-js/autoregressive';
 import {
   BaseDistribution,
   DgmError,
@@ -16,7 +16,7 @@ import {
   ShapeError,
   tf,
   ValueError,
-} from '@dgmjs/core-tensors';
+} from '@dgm-js/core-tensors';
 import { type Bijector, broadcast, Chain, checkPositiveInt } from './bijector.js';
 
 type Tensor = tf.Tensor;
@@ -95,7 +95,7 @@ export interface FlowOptions {
  *
  * @example
  * ```ts
- * import { Flow, SplineCoupling, alternatingMask } from '@dgmjs/flows';
+ * import { Flow, SplineCoupling, alternatingMask } from '@dgm-js/flows';
  * const rng = new Rng(0);
  * const flow = new Flow(
  *   [0, 1, 0, 1].map((p) => new SplineCoupling(alternatingMask(2, p as 0 | 1), { rng, bins: 16, bound: 4 })),

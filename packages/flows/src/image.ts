@@ -2,7 +2,7 @@
  * Transforms for images: the logit transform (Dinh et al. 2017; Papamakarios et al. 2017),
  * uniform dequantisation and the bits/dim conversion.
  */
-import { logSigmoid, type Rng, tf, ValueError } from '@dgmjs/core-tensors';
+import { logSigmoid, type Rng, tf, ValueError } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   checkDomain,

@@ -1,13 +1,13 @@
 /**
- * @dgmjs/flows: normalizing flows for dgm.js. Bijectors (planar, radial, affine coupling,
+ * @dgm-js/flows: normalizing flows for dgm.js. Bijectors (planar, radial, affine coupling,
  * ActNorm, LU linear / invertible 1x1 convolution, MAF, IAF, rational-quadratic spline
  * coupling, batch norm, logit), their composition, flow densities (`Flow`, a `DensityModel`)
  * and flow posteriors (`FlowDistribution`, reparameterised samples with their log-density).
  *
  * @example
  * ```ts
- * import { initBackend, Rng, tf } from '@dgmjs/core-tensors';
- * import { Flow, SplineCoupling, alternatingMask } from '@dgmjs/flows';
+ * import { initBackend, Rng, tf } from '@dgm-js/core-tensors';
+ * import { Flow, SplineCoupling, alternatingMask } from '@dgm-js/flows';
  * await initBackend();
  * const rng = new Rng(0);
  * const flow = new Flow(

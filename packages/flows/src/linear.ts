@@ -2,7 +2,7 @@
  * Learned invertible linear maps in LU form (Kingma and Dhariwal 2018, Glow's invertible 1x1
  * convolution): W = P L (U + diag(sign * exp(logS))), log|det W| = sum(logS).
  */
-import { customGrad, type Rng, tf } from '@dgmjs/core-tensors';
+import { customGrad, type Rng, tf } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   broadcast,

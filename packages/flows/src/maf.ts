@@ -1,11 +1,11 @@
 /**
  * Masked autoregressive flow (Papamakarios, Pavlakou, Murray 2017) and inverse autoregressive
  * flow (Kingma, Salimans, Jozefowicz, Chen, Sutskever, Welling 2016), both on the MADE network
- * of `@dgmjs/autoregressive`. Each has a fast (one network pass) and a slow (D sequential
+ * of `@dgm-js/autoregressive`. Each has a fast (one network pass) and a slow (D sequential
  * passes) direction; they are on opposite sides.
  */
-import { MadeNet, type OrderingSpec } from '@dgmjs/autoregressive';
-import { type Activation, logSigmoid, type Rng, tf, ValueError } from '@dgmjs/core-tensors';
+import { MadeNet, type OrderingSpec } from '@dgm-js/autoregressive';
+import { type Activation, logSigmoid, type Rng, tf, ValueError } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   checkContext,

@@ -2,7 +2,7 @@
  * Fixed permutations of the last axis: `Permute` (any permutation, e.g. a random one) and
  * `Reverse`. Volume preserving: logDetJ = 0.
  */
-import { customGrad, fmtShape, type Rng, ShapeError, tf, ValueError } from '@dgmjs/core-tensors';
+import { customGrad, fmtShape, type Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   checkInput,

@@ -2,7 +2,7 @@
  * Planar and radial flows (Rezende and Mohamed 2015), unconditional or amortised (their
  * parameters computed from a context, e.g. an encoder's features, for VAE posteriors).
  */
-import { type Rng, softplus, tf } from '@dgmjs/core-tensors';
+import { type Rng, softplus, tf } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   checkContext,

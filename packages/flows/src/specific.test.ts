@@ -6,8 +6,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModule, Rng, ShapeError, saveModule, tf, ValueError } from '@dgmjs/core-tensors';
-import { expectNoLeaks } from '@dgmjs/test-utils';
+import { loadModule, Rng, ShapeError, saveModule, tf, ValueError } from '@dgm-js/core-tensors';
+import { expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ActNorm } from './actnorm.js';
 import { BatchNormBijector } from './batchnorm.js';

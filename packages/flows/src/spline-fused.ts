@@ -5,7 +5,7 @@
  * and direction; this costs two read-backs and two writes. The analytic gradient is checked
  * against autodiff of the tensor-op version in the tests.
  */
-import { customGrad, tf } from '@dgmjs/core-tensors';
+import { customGrad, tf } from '@dgm-js/core-tensors';
 
 type Tensor = tf.Tensor;
 

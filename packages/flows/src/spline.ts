@@ -2,7 +2,7 @@
  * Monotone rational-quadratic splines with linear tails (Durkan et al. 2019, Neural Spline
  * Flows; Gregory and Delbourgo 1982) and the spline coupling layer.
  */
-import { type Rng, type Sequential, softplus, tf, ValueError } from '@dgmjs/core-tensors';
+import { type Rng, type Sequential, softplus, tf, ValueError } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   broadcast,

@@ -2,7 +2,7 @@
  * Test helpers (not exported from the package): full Jacobians by autodiff, log|det| in
  * float64, random parameters.
  */
-import { type Module, type Rng, tf } from '@dgmjs/core-tensors';
+import { type Module, type Rng, tf } from '@dgm-js/core-tensors';
 
 type Tensor = tf.Tensor;
 

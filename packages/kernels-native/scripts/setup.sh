@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the @dgmjs/kernels-native addon needs (Debian/Ubuntu: libopenblas-dev, plus make,
+# Installs what the @dgm-js/kernels-native addon needs (Debian/Ubuntu: libopenblas-dev, plus make,
 # g++ and python3 for node-gyp) with apt-get when missing and running as root, then builds the
 # addon. Always exits 0: without the addon dgm.js falls back to its TypeScript kernels, so a
 # failure here costs only speed; the reason is printed.

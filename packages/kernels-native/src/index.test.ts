@@ -1,4 +1,4 @@
-import type { AllcloseOptions } from '@dgmjs/test-utils';
+import type { AllcloseOptions } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { Activation, convGeometry, loadNative, nativeStatus } from './index.js';
 
@@ -288,7 +288,7 @@ function checkConv(c: Conv, seed: number): void {
   expect(dx).toBeAllclose(dxRef, TOL);
 }
 
-describe(`@dgmjs/kernels-native (${label})`, () => {
+describe(`@dgm-js/kernels-native (${label})`, () => {
   it('loadNative never throws and explains a missing addon', () => {
     expect(status.loaded).toBe(k !== null);
     if (!k) expect(status.reason).toMatch(/\S/);

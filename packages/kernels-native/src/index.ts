@@ -1,14 +1,14 @@
 /**
- * @dgmjs/kernels-native: optional native kernels for dgm.js. A small N-API addon over OpenBLAS:
+ * @dgm-js/kernels-native: optional native kernels for dgm.js. A small N-API addon over OpenBLAS:
  * single-precision GEMM and NHWC convolutions (im2col / col2im + GEMM) that read and write
  * Float32Arrays in place (zero copy). Node only; the addon is built on demand with
- * `pnpm --filter @dgmjs/kernels-native build:native` (or `npx dgm-kernels-native-build`) and
+ * `pnpm --filter @dgm-js/kernels-native build:native` (or `npx dgm-kernels-native-build`) and
  * needs OpenBLAS (Debian: `libopenblas-dev`). Nothing here imports TensorFlow.js;
- * `@dgmjs/core-tensors` registers these kernels over the wasm backend when they load.
+ * `@dgm-js/core-tensors` registers these kernels over the wasm backend when they load.
  *
  * @example
  * ```ts
- * import { loadNative, nativeStatus } from '@dgmjs/kernels-native';
+ * import { loadNative, nativeStatus } from '@dgm-js/kernels-native';
  * const k = loadNative();
  * if (!k) console.log(nativeStatus().reason);
  * else {

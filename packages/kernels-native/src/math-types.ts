@@ -38,7 +38,7 @@ export interface NativeMathKernels {
    *
    * @example
    * ```ts
-   * import { loadNative } from '@dgmjs/kernels-native';
+   * import { loadNative } from '@dgm-js/kernels-native';
    * const k = loadNative();
    * if (k) {
    *   const x = new Float32Array([0, 1, -Infinity]);

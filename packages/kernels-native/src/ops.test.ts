@@ -16,7 +16,7 @@ function rand(n: number, seed: number): Float32Array {
 
 const f = Math.fround;
 
-describe(`@dgmjs/kernels-native ops (${label})`, () => {
+describe(`@dgm-js/kernels-native ops (${label})`, () => {
   it.skipIf(!k)('adam: the float32 update of tf.train.adam, elementwise, in place', () => {
     const n = 1037; // not a multiple of any vector width
     const p = rand(n, 1);

@@ -1,4 +1,4 @@
-import { tf } from '@dgmjs/core-tensors';
+import { tf } from '@dgm-js/core-tensors';
 
 /** Tolerances of {@link allclose}: |a - e| <= atol + rtol * |e| elementwise. */
 export interface AllcloseOptions {

@@ -1,4 +1,4 @@
-import { tf } from '@dgmjs/core-tensors';
+import { tf } from '@dgm-js/core-tensors';
 import { allclose } from './allclose.js';
 
 /** Options of {@link checkGradient}. */

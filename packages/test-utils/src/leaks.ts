@@ -1,4 +1,4 @@
-import { tf } from '@dgmjs/core-tensors';
+import { tf } from '@dgm-js/core-tensors';
 
 /**
  * Runs `fn` and throws if it changed the number of live tensors: whatever a public op,

@@ -1,5 +1,5 @@
 // vitest setupFiles entry: registers the matchers and initialises the backend once per file.
-import { initBackend } from '@dgmjs/core-tensors';
+import { initBackend } from '@dgm-js/core-tensors';
 import './matchers.js';
 
 await initBackend({ quiet: true });

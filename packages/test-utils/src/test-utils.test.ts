@@ -1,4 +1,4 @@
-import { customGrad, tf } from '@dgmjs/core-tensors';
+import { customGrad, tf } from '@dgm-js/core-tensors';
 import { describe, expect, it } from 'vitest';
 import { allclose, checkGradient, disposeAll, expectNoLeaks } from './index.js';
 

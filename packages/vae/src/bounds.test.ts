@@ -6,7 +6,7 @@
  *   configuration (exact enumeration);
  * and the KL terms against the `kl()` registry of core-tensors and the textbook formulas.
  */
-import { Dense, type Independent, kl, mlp, type Normal, Rng, tf } from '@dgmjs/core-tensors';
+import { Dense, type Independent, kl, mlp, type Normal, Rng, tf } from '@dgm-js/core-tensors';
 import { describe, expect, it } from 'vitest';
 import { BernoulliVAE, CategoricalVAE } from './discrete.js';
 import { GaussianVAE } from './vae.js';

@@ -1,8 +1,8 @@
 /**
  * The convolutional encoder / decoder: shapes, a few training steps, leaks and typed errors.
  */
-import { Rng, ShapeError, tf, ValueError } from '@dgmjs/core-tensors';
-import { disposeAll, expectNoLeaks } from '@dgmjs/test-utils';
+import { Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
+import { disposeAll, expectNoLeaks } from '@dgm-js/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConvDecoder, ConvEncoder, convGaussianVAE } from './conv.js';
 

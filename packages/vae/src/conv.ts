@@ -14,7 +14,7 @@ import {
   ShapeError,
   tf,
   ValueError,
-} from '@dgmjs/core-tensors';
+} from '@dgm-js/core-tensors';
 import type { Likelihood } from './types.js';
 import { checkInt, GaussianVAE } from './vae.js';
 
@@ -55,8 +55,8 @@ function checkChannels(opts: ConvNetOptions, who: string): [number, number] {
  *
  * @example
  * ```ts
- * import { Rng, tf } from '@dgmjs/core-tensors';
- * import { ConvEncoder } from '@dgmjs/vae';
+ * import { Rng, tf } from '@dgm-js/core-tensors';
+ * import { ConvEncoder } from '@dgm-js/vae';
  * const enc = new ConvEncoder(2 * 16, { rng: new Rng(0) });
  * const h = enc.apply(tf.zeros([8, 784])); // [8, 32]
  * ```
@@ -104,8 +104,8 @@ export class ConvEncoder extends Module<Tensor, Tensor> {
  *
  * @example
  * ```ts
- * import { Rng, tf } from '@dgmjs/core-tensors';
- * import { ConvDecoder } from '@dgmjs/vae';
+ * import { Rng, tf } from '@dgm-js/core-tensors';
+ * import { ConvDecoder } from '@dgm-js/vae';
  * const dec = new ConvDecoder(16, { rng: new Rng(0) });
  * const logits = dec.apply(tf.zeros([8, 16])); // [8, 784]
  * ```
@@ -163,8 +163,8 @@ export interface ConvVaeOptions extends ConvNetOptions {
  *
  * @example
  * ```ts
- * import { Rng, tf } from '@dgmjs/core-tensors';
- * import { convGaussianVAE } from '@dgmjs/vae';
+ * import { Rng, tf } from '@dgm-js/core-tensors';
+ * import { convGaussianVAE } from '@dgm-js/vae';
  * const rng = new Rng(0);
  * const vae = convGaussianVAE({ latentDim: 16, rng });
  * const opt = tf.train.adam(1e-3);

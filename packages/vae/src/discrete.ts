@@ -1,6 +1,6 @@
 /**
  * VAEs with discrete latents: Bernoulli units and categorical variables with uniform priors,
- * trained with any gradient estimator of `@dgmjs/estimators` (one option), evaluated with exact
+ * trained with any gradient estimator of `@dgm-js/estimators` (one option), evaluated with exact
  * discrete samples.
  */
 import {
@@ -14,7 +14,7 @@ import {
   softplus,
   tf,
   ValueError,
-} from '@dgmjs/core-tensors';
+} from '@dgm-js/core-tensors';
 import {
   bernoulliLatent,
   categoricalLatent,
@@ -31,7 +31,7 @@ import {
   straightThroughGumbelSoftmax,
   type TemperatureSchedule,
   vimco,
-} from '@dgmjs/estimators';
+} from '@dgm-js/estimators';
 import { ownedBernoulli, ownedOneHot } from './distributions.js';
 import type { LossOptions, VaeLoss } from './types.js';
 import { checkInt, type MlpVaeOptions, mlpPair, VAE, type VaeOptions } from './vae.js';
@@ -75,7 +75,7 @@ export interface EstimatorByNameOptions {
 }
 
 /**
- * A gradient estimator from `@dgmjs/estimators` by name, configured as in the papers the
+ * A gradient estimator from `@dgm-js/estimators` by name, configured as in the papers the
  * benchmarks reproduce: 'score-function' (REINFORCE with a moving-average baseline), 'nvil'
  * (learned input-dependent baseline, Mnih & Gregor 2014), 'vimco' (needs k >= 2), 'straight-through',
  * 'gumbel-softmax' and 'st-gumbel-softmax' (Jang et al. 2017, annealed temperature), 'rebar',
@@ -122,7 +122,7 @@ export function estimatorByName(
 export interface DiscreteVaeOptions extends VaeOptions {
   /**
    * How the encoder is trained through the discrete samples: any `GradientEstimator` from
-   * `@dgmjs/estimators`, or a name of {@link estimatorByName}. The VAE owns it (disposes it).
+   * `@dgm-js/estimators`, or a name of {@link estimatorByName}. The VAE owns it (disposes it).
    * With 'vimco' the loss is the k-sample IWAE bound; with every other estimator it is the ELBO
    * with the analytic KL, the estimator differentiating E_q[log p(x | z)].
    */
@@ -133,7 +133,7 @@ function resolveEstimator(e: GradientEstimator | EstimatorName, who: string): Gr
   if (typeof e === 'string') return estimatorByName(e);
   if (!e || typeof e.estimate !== 'function') {
     throw new ValueError(
-      `${who}: estimator must be a GradientEstimator from @dgmjs/estimators or one of ${ESTIMATOR_NAMES.join(', ')}.`,
+      `${who}: estimator must be a GradientEstimator from @dgm-js/estimators or one of ${ESTIMATOR_NAMES.join(', ')}.`,
     );
   }
   return e;

@@ -9,7 +9,7 @@ import {
   Normal,
   OneHotCategorical,
   type tf,
-} from '@dgmjs/core-tensors';
+} from '@dgm-js/core-tensors';
 
 type Tensor = tf.Tensor;
 

@@ -1,5 +1,5 @@
 /** Sample grids, reconstructions and latent interpolations of a VAE as PNG files. */
-import { encodePng, imageGrid, type Rng, savePng, tf, ValueError } from '@dgmjs/core-tensors';
+import { encodePng, imageGrid, type Rng, savePng, tf, ValueError } from '@dgm-js/core-tensors';
 import type { VAE } from './vae.js';
 
 /** Options shared by the image writers. */

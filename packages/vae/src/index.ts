@@ -1,13 +1,13 @@
 /**
- * @dgmjs/vae: variational autoencoders. Gaussian latents (reparameterized), Bernoulli and
- * categorical latents trained with any gradient estimator of `@dgmjs/estimators` (one option),
+ * @dgm-js/vae: variational autoencoders. Gaussian latents (reparameterized), Bernoulli and
+ * categorical latents trained with any gradient estimator of `@dgm-js/estimators` (one option),
  * exact discrete sampling at test time, the IWAE bound and objective, beta-VAE, KL warm-up,
  * free bits, and sample grids / reconstructions / latent interpolations as PNG.
  *
  * @example
  * ```ts
- * import { initBackend, Rng, tf } from '@dgmjs/core-tensors';
- * import { CategoricalVAE, GaussianVAE } from '@dgmjs/vae';
+ * import { initBackend, Rng, tf } from '@dgm-js/core-tensors';
+ * import { CategoricalVAE, GaussianVAE } from '@dgm-js/vae';
  * await initBackend();
  * const rng = new Rng(0);
  * const vae = GaussianVAE.mlp({ inputDim: 784, hidden: [400], latentDim: 40, rng });

@@ -3,8 +3,8 @@
  * Bernoulli VAE) on a binarized-MNIST subset to a better test ELBO than it started with; exact
  * discrete samples score it.
  */
-import { Rng, tf } from '@dgmjs/core-tensors';
-import { getBatch, loadBinarizedMnist } from '@dgmjs/datasets';
+import { Rng, tf } from '@dgm-js/core-tensors';
+import { getBatch, loadBinarizedMnist } from '@dgm-js/datasets';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BernoulliVAE, CategoricalVAE, type EstimatorName, estimatorByName } from './discrete.js';
 

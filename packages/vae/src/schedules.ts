@@ -1,5 +1,5 @@
 /** KL weight schedules: beta-VAE (a constant beta) and KL annealing / warm-up. */
-import { ValueError } from '@dgmjs/core-tensors';
+import { ValueError } from '@dgm-js/core-tensors';
 
 /** A KL weight: a constant (beta) or a function of the training step. */
 export type KlWeight = number | ((step: number) => number);

@@ -2,7 +2,7 @@
  * The contract of latent variable models in dgm.js, and the options of their bounds and
  * training losses.
  */
-import type { Distribution, Rng, tf } from '@dgmjs/core-tensors';
+import type { Distribution, Rng, tf } from '@dgm-js/core-tensors';
 import type { KlWeight } from './schedules.js';
 
 type Tensor = tf.Tensor;
@@ -31,7 +31,7 @@ export interface ElboTerms {
 
 /**
  * A latent variable model p(x, z) = p(z) p(x | z) with an amortized posterior q(z | x).
- * `prior`, `encode` and `decode` return distributions from `@dgmjs/core-tensors` that the caller
+ * `prior`, `encode` and `decode` return distributions from `@dgm-js/core-tensors` that the caller
  * owns (call `dispose()`); `elbo`, `iwae` return one value per example (`[batch]`, nats).
  *
  * @example

@@ -14,9 +14,9 @@ import {
   Trainer,
   tf,
   ValueError,
-} from '@dgmjs/core-tensors';
-import { reinforce } from '@dgmjs/estimators';
-import { disposeAll, expectNoLeaks } from '@dgmjs/test-utils';
+} from '@dgm-js/core-tensors';
+import { reinforce } from '@dgm-js/estimators';
+import { disposeAll, expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { BernoulliVAE, CategoricalVAE, ESTIMATOR_NAMES, estimatorByName } from './discrete.js';
 import {

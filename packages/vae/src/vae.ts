@@ -17,8 +17,8 @@ import {
   softplus,
   tf,
   ValueError,
-} from '@dgmjs/core-tensors';
-import { detach } from '@dgmjs/estimators';
+} from '@dgm-js/core-tensors';
+import { detach } from '@dgm-js/estimators';
 import { ownedBernoulli, ownedNormal } from './distributions.js';
 import { klWeightAt } from './schedules.js';
 import type {
@@ -298,7 +298,7 @@ export abstract class VAE extends Module<Tensor, Tensor> implements LatentVariab
    * The importance-weighted bound (Burda, Grosse & Salakhutdinov 2016),
    * log (1/k) sum_i p(x, z_i) / q(z_i | x), z_i ~ q(z | x) exactly: `[B]`. Its expectation rises
    * with k towards log p(x); k = 1 is the single-sample ELBO (with a sampled KL). Memory grows
-   * with k x B; `estimateLogLikelihood` of `@dgmjs/eval` chunks large k.
+   * with k x B; `estimateLogLikelihood` of `@dgm-js/eval` chunks large k.
    */
   iwae(x: Tensor, k: number, opts: BoundOptions): Tensor {
     checkInt(
@@ -342,7 +342,7 @@ export abstract class VAE extends Module<Tensor, Tensor> implements LatentVariab
   }
 
   /**
-   * A training objective for the `Trainer` of `@dgmjs/core-tensors`: batches are x tensors or
+   * A training objective for the `Trainer` of `@dgm-js/core-tensors`: batches are x tensors or
    * `{ x }` records; the step drives KL schedules.
    *
    * @example
@@ -461,8 +461,8 @@ export interface GaussianVaeOptions extends VaeOptions {
  *
  * @example
  * ```ts
- * import { mlp, Rng, tf } from '@dgmjs/core-tensors';
- * import { GaussianVAE } from '@dgmjs/vae';
+ * import { mlp, Rng, tf } from '@dgm-js/core-tensors';
+ * import { GaussianVAE } from '@dgm-js/vae';
  * const rng = new Rng(0);
  * const vae = new GaussianVAE({
  *   latentDim: 40,

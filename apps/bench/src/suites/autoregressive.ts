@@ -11,9 +11,9 @@ import {
   nllObjective,
   PixelCNN,
   type PixelModel,
-} from '@dgmjs/autoregressive';
-import { adam, initBackend, type Module, Rng, Trainer, tf } from '@dgmjs/core-tensors';
-import { batches, forEachBatch, type ImageDataset, loadBinarizedMnist } from '@dgmjs/datasets';
+} from '@dgm-js/autoregressive';
+import { adam, initBackend, type Module, Rng, Trainer, tf } from '@dgm-js/core-tensors';
+import { batches, forEachBatch, type ImageDataset, loadBinarizedMnist } from '@dgm-js/datasets';
 import { runPeer, torchVersion } from '../peer.js';
 import { encodePng, imageGrid } from '../png.js';
 import { type Row, ratioOf, type SuiteResult } from '../report.js';

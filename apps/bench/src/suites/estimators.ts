@@ -1,5 +1,5 @@
 /**
- * Suite `estimators`: the gradient estimators of @dgmjs/estimators on the problems with known
+ * Suite `estimators`: the gradient estimators of @dgm-js/estimators on the problems with known
  * answers.
  * 1. The lecture's example d/dtheta E_{x~N(theta,1)}[x^2] at theta = 2: mean and variance of the
  *    N-sample REINFORCE and reparameterization estimates over repeats, against 87/N and 4/N.
@@ -10,7 +10,7 @@
  * 4. Unbiasedness table against exact enumeration on small Bernoulli / categorical problems.
  * Plus estimator throughput for the lecture example beside a PyTorch peer.
  */
-import { adam, initBackend, Rng, tf } from '@dgmjs/core-tensors';
+import { adam, initBackend, Rng, tf } from '@dgm-js/core-tensors';
 import {
   arm,
   bernoulliLatent,
@@ -32,7 +32,7 @@ import {
   rloo,
   straightThrough,
   straightThroughGumbelSoftmax,
-} from '@dgmjs/estimators';
+} from '@dgm-js/estimators';
 import { runPeer, torchVersion } from '../peer.js';
 import { linePlot, writeFigure } from '../plot.js';
 import { type Row, ratioOf, type SuiteResult } from '../report.js';

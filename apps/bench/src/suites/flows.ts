@@ -1,5 +1,5 @@
 /**
- * Suite `flows`: normalizing flows of @dgmjs/flows on the 2-D toy densities of @dgmjs/datasets.
+ * Suite `flows`: normalizing flows of @dgm-js/flows on the 2-D toy densities of @dgm-js/datasets.
  *
  * 1. Test NLL (nats) of each flow family (RealNVP affine coupling, MAF, rational-quadratic
  *    spline coupling = NSF) trained by maximum likelihood on fresh samples of 8gaussians,
@@ -14,7 +14,7 @@
  *    training run (rows `mnist/<flow>/test-bits-per-dim`; Papamakarios et al. 2017, Table 2).
  */
 import { join } from 'node:path';
-import { adam, initBackend, Rng, savePng, tf } from '@dgmjs/core-tensors';
+import { adam, initBackend, Rng, savePng, tf } from '@dgm-js/core-tensors';
 import {
   forEachBatch,
   loadMnist,
@@ -22,7 +22,7 @@ import {
   type ToyName,
   toyDensity,
   toyEntropy,
-} from '@dgmjs/datasets';
+} from '@dgm-js/datasets';
 import {
   ActNorm,
   AffineCoupling,
@@ -37,7 +37,7 @@ import {
   Reverse,
   SplineCoupling,
   setTraining,
-} from '@dgmjs/flows';
+} from '@dgm-js/flows';
 import { runPeer, torchVersion } from '../peer.js';
 import { linePlot, writeFigure } from '../plot.js';
 import { type Row, ratioOf, type SuiteResult } from '../report.js';

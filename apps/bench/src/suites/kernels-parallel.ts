@@ -17,7 +17,7 @@ import {
   Rng,
   Trainer,
   tf,
-} from '@dgmjs/core-tensors';
+} from '@dgm-js/core-tensors';
 import type { Row } from '../report.js';
 import { progress } from '../timing.js';
 
@@ -26,7 +26,7 @@ import { progress } from '../timing.js';
  * file is only imported (vitest's module runner), and needed only when the rows run.
  */
 const replicaSource = () => `
-import { Rng, softplus, tf } from ${JSON.stringify(import.meta.resolve('@dgmjs/core-tensors'))};
+import { Rng, softplus, tf } from ${JSON.stringify(import.meta.resolve('@dgm-js/core-tensors'))};
 function glorot(shape, fanIn, fanOut, rng) {
   const lim = Math.sqrt(6 / (fanIn + fanOut));
   return tf.tidy(() => tf.variable(tf.randomUniform(shape, -lim, lim, 'float32', rng.next())));

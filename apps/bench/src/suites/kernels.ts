@@ -12,7 +12,7 @@ import {
   tf,
   unloadNativeKernels,
   wasmKernelOverrides,
-} from '@dgmjs/core-tensors';
+} from '@dgm-js/core-tensors';
 import { runPeer, torchVersion } from '../peer.js';
 import { type Row, ratioOf, type SuiteResult } from '../report.js';
 import { medianMs, progress } from '../timing.js';

@@ -10,9 +10,9 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { adam, initBackend, Rng, tf } from '@dgmjs/core-tensors';
-import { batches, getBatch, loadBinarizedMnist } from '@dgmjs/datasets';
-import { estimateLogLikelihood, evaluateElbo } from '@dgmjs/eval';
+import { adam, initBackend, Rng, tf } from '@dgm-js/core-tensors';
+import { batches, getBatch, loadBinarizedMnist } from '@dgm-js/datasets';
+import { estimateLogLikelihood, evaluateElbo } from '@dgm-js/eval';
 import {
   BernoulliVAE,
   CategoricalVAE,
@@ -24,7 +24,7 @@ import {
   saveSampleGrid,
   type TrainOptions,
   type VAE,
-} from '@dgmjs/vae';
+} from '@dgm-js/vae';
 import { runPeer, torchVersion } from '../peer.js';
 import { type Row, ratioOf, type SuiteResult } from '../report.js';
 import { medianMs, progress } from '../timing.js';

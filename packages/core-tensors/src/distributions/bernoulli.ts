@@ -19,7 +19,7 @@ type Tensor = tf.Tensor;
  *
  * @example
  * ```ts
- * import { Bernoulli, Rng, tf } from '@dgmjs/core-tensors';
+ * import { Bernoulli, Rng, tf } from '@dgm-js/core-tensors';
  * const b = new Bernoulli({ logits: tf.tensor1d([-2, 0, 3]) });
  * const x = b.sample({ sampleShape: [4], rng: new Rng(0) }); // [4, 3] of 0/1
  * b.logProb(x); // [4, 3]

@@ -20,7 +20,7 @@ type Tensor = tf.Tensor;
  *
  * @example
  * ```ts
- * import { gumbelMax, Rng, tf } from '@dgmjs/core-tensors';
+ * import { gumbelMax, Rng, tf } from '@dgm-js/core-tensors';
  * const logits = tf.log(tf.tensor2d([[0.2, 0.5, 0.3]]));
  * gumbelMax(logits, new Rng(0)).print(); // e.g. [[0, 1, 0]]
  * ```
@@ -69,7 +69,7 @@ function categoricalEntropy(logits: Tensor, probs: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { Categorical, Rng, tf } from '@dgmjs/core-tensors';
+ * import { Categorical, Rng, tf } from '@dgm-js/core-tensors';
  * const c = new Categorical({ probs: tf.tensor1d([0.2, 0.5, 0.3]) });
  * const x = c.sample({ sampleShape: [5], rng: new Rng(0) }); // int32 [5]
  * c.logProb(x).print();
@@ -137,7 +137,7 @@ export class Categorical extends BaseDistribution {
  *
  * @example
  * ```ts
- * import { OneHotCategorical, Rng, tf } from '@dgmjs/core-tensors';
+ * import { OneHotCategorical, Rng, tf } from '@dgm-js/core-tensors';
  * const c = new OneHotCategorical({ logits: tf.zeros([2, 4]) });
  * const x = c.sample({ rng: new Rng(0) }); // [2, 4] one-hot rows
  * c.logProb(x).print(); // [-ln 4, -ln 4]

@@ -104,7 +104,7 @@ export interface DistributionOptions {
  *
  * @example
  * ```ts
- * import { Normal, Rng, tf } from '@dgmjs/core-tensors';
+ * import { Normal, Rng, tf } from '@dgm-js/core-tensors';
  * const d: Distribution = new Normal(tf.zeros([3]), 1);
  * const z = d.rsample({ sampleShape: [10], rng: new Rng(0) }); // [10, 3], differentiable
  * const lp = d.logProb(z); // [10, 3]

@@ -23,7 +23,7 @@ type Tensor = tf.Tensor;
  *
  * @example
  * ```ts
- * import { Gumbel, tf } from '@dgmjs/core-tensors';
+ * import { Gumbel, tf } from '@dgm-js/core-tensors';
  * const g = new Gumbel(3.2, 0.4); // yearly maximum level in metres
  * g.icdf(tf.scalar(1 - 1 / 100)).print(); // the 100-year level: 5.04 m
  * g.cdf(tf.scalar(4)).print(); // P(yearly max <= 4 m)
@@ -168,7 +168,7 @@ export interface GumbelFit {
  * @param data observations (a tensor of any shape is flattened)
  * @example
  * ```ts
- * import { fitGumbel, Gumbel, tf } from '@dgmjs/core-tensors';
+ * import { fitGumbel, Gumbel, tf } from '@dgm-js/core-tensors';
  * const maxima = [3.1, 3.6, 2.9, 4.2, 3.3, 3.8, 3.0, 3.5, 4.6, 3.2]; // yearly maxima, metres
  * const fit = fitGumbel(maxima);
  * const g = new Gumbel(fit.loc, fit.scale);

@@ -24,7 +24,7 @@ function sumLast(t: Tensor, n: number): Tensor {
  *
  * @example
  * ```ts
- * import { Independent, Normal, tf } from '@dgmjs/core-tensors';
+ * import { Independent, Normal, tf } from '@dgm-js/core-tensors';
  * const q = new Independent(new Normal(tf.zeros([8, 2]), tf.ones([8, 2])), 1);
  * q.batchShape; // [8]
  * q.eventShape; // [2]

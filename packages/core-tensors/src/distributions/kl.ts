@@ -44,7 +44,7 @@ const registry = new Map<unknown, Map<unknown, KLFn<Distribution, Distribution>>
  *
  * @example
  * ```ts
- * import { registerKL, Logistic, tf } from '@dgmjs/core-tensors';
+ * import { registerKL, Logistic, tf } from '@dgm-js/core-tensors';
  * registerKL(Logistic, Logistic, (p, q) => {
  *   // ... an analytic or numerical KL(p || q) of shape broadcast(p.batchShape, q.batchShape)
  *   return tf.zeros(p.batchShape);
@@ -107,7 +107,7 @@ function className(d: unknown): string {
  *
  * @example
  * ```ts
- * import { kl, Normal, tf } from '@dgmjs/core-tensors';
+ * import { kl, Normal, tf } from '@dgm-js/core-tensors';
  * const q = new Normal(tf.tensor1d([0.5, -1]), tf.tensor1d([0.8, 1.2]));
  * const prior = new Normal(0, 1);
  * kl(q, prior).print(); // [2]

@@ -20,7 +20,7 @@ type Tensor = tf.Tensor;
  *
  * @example
  * ```ts
- * import { Logistic, Rng } from '@dgmjs/core-tensors';
+ * import { Logistic, Rng } from '@dgm-js/core-tensors';
  * const d = new Logistic(0, 1);
  * const x = d.rsample({ sampleShape: [1000], rng: new Rng(0) }); // variance near pi^2/3
  * ```

@@ -20,7 +20,7 @@ type Tensor = tf.Tensor;
  *
  * @example
  * ```ts
- * import { Categorical, MixtureSameFamily, Normal, Rng, tf } from '@dgmjs/core-tensors';
+ * import { Categorical, MixtureSameFamily, Normal, Rng, tf } from '@dgm-js/core-tensors';
  * const m = new MixtureSameFamily(
  *   new Categorical({ probs: tf.tensor1d([0.3, 0.7]) }),
  *   new Normal(tf.tensor1d([-2, 2]), tf.tensor1d([0.5, 1])),

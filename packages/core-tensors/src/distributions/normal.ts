@@ -21,7 +21,7 @@ const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
  *
  * @example
  * ```ts
- * import { Normal, Rng, tf } from '@dgmjs/core-tensors';
+ * import { Normal, Rng, tf } from '@dgm-js/core-tensors';
  * const q = new Normal(tf.tensor1d([0, 1]), tf.tensor1d([1, 0.5]));
  * const z = q.rsample({ sampleShape: [100], rng: new Rng(0) }); // [100, 2]
  * const lp = q.logProb(z); // [100, 2]

@@ -1,4 +1,4 @@
-import { checkGradient, expectNoLeaks } from '@dgmjs/test-utils';
+import { checkGradient, expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { DgmError, ShapeError, ValueError } from '../errors.js';
 import { Rng } from '../rng.js';

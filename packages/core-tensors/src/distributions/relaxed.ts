@@ -38,7 +38,7 @@ const SAMPLE_HINT = 'estimate it from samples';
  *
  * @example
  * ```ts
- * import { ExpRelaxedOneHotCategorical, Rng, tf } from '@dgmjs/core-tensors';
+ * import { ExpRelaxedOneHotCategorical, Rng, tf } from '@dgm-js/core-tensors';
  * const d = new ExpRelaxedOneHotCategorical(0.1, { logits: tf.tensor1d([1, 2, 0]) });
  * const y = d.rsample({ rng: new Rng(0) }); // log of a point on the simplex
  * d.logProb(y).print();
@@ -120,7 +120,7 @@ export class ExpRelaxedOneHotCategorical extends BaseDistribution {
  *
  * @example
  * ```ts
- * import { RelaxedOneHotCategorical, Rng, tf } from '@dgmjs/core-tensors';
+ * import { RelaxedOneHotCategorical, Rng, tf } from '@dgm-js/core-tensors';
  * const q = new RelaxedOneHotCategorical(0.5, { logits: tf.zeros([20, 10]) });
  * const x = q.rsample({ rng: new Rng(0) }); // [20, 10], rows on the simplex
  * ```
@@ -193,7 +193,7 @@ export class RelaxedOneHotCategorical extends BaseDistribution {
  *
  * @example
  * ```ts
- * import { LogitRelaxedBernoulli, Rng, tf } from '@dgmjs/core-tensors';
+ * import { LogitRelaxedBernoulli, Rng, tf } from '@dgm-js/core-tensors';
  * const d = new LogitRelaxedBernoulli(0.5, { logits: tf.tensor1d([-1, 2]) });
  * const y = d.rsample({ rng: new Rng(0) }); // sigmoid(y) is a relaxed Bernoulli sample
  * ```
@@ -266,7 +266,7 @@ export class LogitRelaxedBernoulli extends BaseDistribution {
  *
  * @example
  * ```ts
- * import { RelaxedBernoulli, Rng, tf } from '@dgmjs/core-tensors';
+ * import { RelaxedBernoulli, Rng, tf } from '@dgm-js/core-tensors';
  * const q = new RelaxedBernoulli(0.5, { probs: tf.tensor1d([0.1, 0.9]) });
  * const x = q.rsample({ sampleShape: [3], rng: new Rng(0) }); // [3, 2] in (0, 1)
  * ```

@@ -3,7 +3,7 @@
  * index.ts). Fixtures come from scripts/make_distribution_fixtures.py (torch.distributions).
  */
 import { readFileSync } from 'node:fs';
-import { expectNoLeaks } from '@dgmjs/test-utils';
+import { expectNoLeaks } from '@dgm-js/test-utils';
 import { expect } from 'vitest';
 import { tf } from '../tf.js';
 import type { Distribution } from './distribution.js';

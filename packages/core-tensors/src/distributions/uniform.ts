@@ -21,7 +21,7 @@ type Tensor = tf.Tensor;
  *
  * @example
  * ```ts
- * import { Rng, Uniform } from '@dgmjs/core-tensors';
+ * import { Rng, Uniform } from '@dgm-js/core-tensors';
  * const u = new Uniform(-1, 1);
  * const x = u.rsample({ sampleShape: [5], rng: new Rng(0) }); // [5]
  * u.logProb(x).print(); // log(1/2) each

@@ -1,7 +1,7 @@
 /**
  * Native elementwise transcendental kernels over the wasm backend: Exp, Expm1, Log, Log1p,
  * Sigmoid, Tanh, Softplus, Sqrt, Rsqrt and Erf on float32 tensors run as one vectorised loop of
- * the addon (`unary`, see @dgmjs/kernels-native's NativeMathKernels) over the wasm heap, 3-30x
+ * the addon (`unary`, see @dgm-js/kernels-native's NativeMathKernels) over the wasm heap, 3-30x
  * faster than the stock scalar wasm kernels and at least as accurate (<= 2.5 ulp; the stock
  * Log1p loses all relative accuracy near 0). Registered by native.ts with the GEMM kernels;
  * other dtypes go to the kernel registered before them. Checked against the cpu backend in
@@ -12,7 +12,7 @@ import type { NativeContext } from './native.js';
 
 type TensorInfo = tf.TensorInfo;
 
-/** The addon functions used here (see @dgmjs/kernels-native's NativeMathKernels). */
+/** The addon functions used here (see @dgm-js/kernels-native's NativeMathKernels). */
 interface MathAddon {
   unary(op: number, x: Float32Array, y: Float32Array): void;
   unaryOps(): string[];

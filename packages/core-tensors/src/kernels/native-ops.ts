@@ -12,7 +12,7 @@ import { size, stripOnes } from './shape.js';
 
 type TensorInfo = tf.TensorInfo;
 
-/** The addon functions used here (see @dgmjs/kernels-native's NativeOpsKernels). */
+/** The addon functions used here (see @dgm-js/kernels-native's NativeOpsKernels). */
 interface OpsAddon {
   adam(
     param: Float32Array,

@@ -1,4 +1,4 @@
-import { checkGradient, expectNoLeaks } from '@dgmjs/test-utils';
+import { checkGradient, expectNoLeaks } from '@dgm-js/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   initBackend,

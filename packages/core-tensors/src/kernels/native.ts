@@ -1,5 +1,5 @@
 /**
- * Native kernels over the wasm backend: when the optional package `@dgmjs/kernels-native` (an
+ * Native kernels over the wasm backend: when the optional package `@dgm-js/kernels-native` (an
  * N-API addon over OpenBLAS) loads, BatchMatMul, _FusedMatMul, Conv2D, Conv2DBackpropFilter and
  * Conv2DBackpropInput run as OpenBLAS GEMMs (convolutions via im2col / col2im) reading and
  * writing the tensors in place on the wasm heap. Cases they do not cover (other dtypes, NCHW,
@@ -22,7 +22,7 @@ export interface WasmBackend extends tf.KernelBackend {
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
-/** The part of `@dgmjs/kernels-native` used here (structural: no type dependency on it). */
+/** The part of `@dgm-js/kernels-native` used here (structural: no type dependency on it). */
 interface Addon {
   sgemm(
     transA: boolean,
@@ -493,7 +493,7 @@ function register(): void {
  *
  * @example
  * ```ts
- * import { loadNativeKernels, unloadNativeKernels } from '@dgmjs/core-tensors';
+ * import { loadNativeKernels, unloadNativeKernels } from '@dgm-js/core-tensors';
  * unloadNativeKernels(); // TypeScript kernels from here on
  * await loadNativeKernels(); // native again (when the addon is built)
  * ```
@@ -519,7 +519,7 @@ export function unloadNativeKernels(): void {
  *
  * @example
  * ```ts
- * import { nativeKernelsStatus } from '@dgmjs/core-tensors';
+ * import { nativeKernelsStatus } from '@dgm-js/core-tensors';
  * console.log(nativeKernelsStatus().summary); // e.g. native kernels: off (DGM_NATIVE=0)
  * ```
  */
@@ -543,7 +543,7 @@ export function nativeKernelsStatus(): NativeKernelsStatus {
  *
  * @example
  * ```ts
- * import { setNativeThreads } from '@dgmjs/core-tensors';
+ * import { setNativeThreads } from '@dgm-js/core-tensors';
  * setNativeThreads(2);
  * ```
  */
@@ -555,14 +555,14 @@ export function setNativeThreads(n: number): void {
 }
 
 /**
- * In Node, unless `DGM_NATIVE=0`, loads `@dgmjs/kernels-native` (an OpenBLAS addon) and
+ * In Node, unless `DGM_NATIVE=0`, loads `@dgm-js/kernels-native` (an OpenBLAS addon) and
  * registers its BatchMatMul, _FusedMatMul, Conv2D, Conv2DBackpropFilter and Conv2DBackpropInput
  * over the wasm backend's current kernels. When the package, its addon or OpenBLAS is missing,
  * nothing changes and the summary says why. Never throws. `initBackend()` calls it.
  *
  * @example
  * ```ts
- * import { initBackend, loadNativeKernels } from '@dgmjs/core-tensors';
+ * import { initBackend, loadNativeKernels } from '@dgm-js/core-tensors';
  * await initBackend();
  * console.log((await loadNativeKernels()).summary);
  * ```
@@ -578,12 +578,12 @@ export async function loadNativeKernels(): Promise<NativeKernelsStatus> {
   }
   if (!addon) {
     // A computed specifier keeps bundlers from resolving this optional, Node-only package.
-    const spec = ['@dgmjs', 'kernels-native'].join('/');
+    const spec = ['@dgm-js', 'kernels-native'].join('/');
     let mod: AddonModule;
     try {
       mod = (await import(/* @vite-ignore */ spec)) as AddonModule;
     } catch (e) {
-      offReason = `@dgmjs/kernels-native is not installed (${firstLine(e)})`;
+      offReason = `@dgm-js/kernels-native is not installed (${firstLine(e)})`;
       return nativeKernelsStatus();
     }
     try {

@@ -54,7 +54,7 @@ function pair(
  *
  * @example
  * ```ts
- * import { Conv2d, Rng, tf } from '@dgmjs/core-tensors';
+ * import { Conv2d, Rng, tf } from '@dgm-js/core-tensors';
  * const conv = new Conv2d(1, 16, 3, { rng: new Rng(0), activation: 'relu' });
  * const y = conv.apply(tf.zeros([8, 28, 28, 1])); // [8, 28, 28, 16]
  * ```

@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expectNoLeaks } from '@dgmjs/test-utils';
+import { expectNoLeaks } from '@dgm-js/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../rng.js';
 import { tf } from '../tf.js';

@@ -36,7 +36,7 @@ export interface DenseOptions {
  *
  * @example
  * ```ts
- * import { Dense, Rng, tf } from '@dgmjs/core-tensors';
+ * import { Dense, Rng, tf } from '@dgm-js/core-tensors';
  * const layer = new Dense(784, 256, { rng: new Rng(0), activation: 'relu' });
  * const y = layer.apply(tf.zeros([32, 784])); // [32, 256]
  * y.dispose();

@@ -97,7 +97,7 @@ const NAME_RE = /^[A-Za-z0-9_-]+$/;
  *
  * @example
  * ```ts
- * import { Module, Dense, Rng, tf } from '@dgmjs/core-tensors';
+ * import { Module, Dense, Rng, tf } from '@dgm-js/core-tensors';
  * class TwoLayer extends Module {
  *   readonly l1: Dense;
  *   readonly l2: Dense;

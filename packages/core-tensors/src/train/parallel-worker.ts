@@ -97,7 +97,7 @@ function writeInPlace(v: tf.Variable, src: Float32Array | Int32Array): boolean {
 async function setup(): Promise<{ vars: tf.Variable[]; loss: Loss }> {
   if (init.protocol !== PROTOCOL_VERSION) {
     throw new Error(
-      `protocol ${init.protocol} from the main thread, ${PROTOCOL_VERSION} in this worker build (dist is stale: rebuild @dgmjs/core-tensors).`,
+      `protocol ${init.protocol} from the main thread, ${PROTOCOL_VERSION} in this worker build (dist is stale: rebuild @dgm-js/core-tensors).`,
     );
   }
   await initBackend({ quiet: true, backend: init.backend as BackendName });

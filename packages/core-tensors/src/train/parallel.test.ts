@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expectNoLeaks } from '@dgmjs/test-utils';
+import { expectNoLeaks } from '@dgm-js/test-utils';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ValueError } from '../errors.js';
 import { Rng } from '../rng.js';

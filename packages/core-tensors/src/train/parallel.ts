@@ -116,7 +116,7 @@ export type ReplicaFactory<B = unknown> = (ctx: ReplicaContext) => Replica<B> | 
  * @example
  * ```ts
  * // replica.mjs: one place that builds the model and the loss
- * import { mlp, Rng, softplus, tf } from '@dgmjs/core-tensors';
+ * import { mlp, Rng, softplus, tf } from '@dgm-js/core-tensors';
  * export default function replica() {
  *   const net = mlp([784, 512, 784], { rng: new Rng(0) });
  *   const loss = (x) => {
@@ -127,7 +127,7 @@ export type ReplicaFactory<B = unknown> = (ctx: ReplicaContext) => Replica<B> | 
  * }
  *
  * // train.mjs
- * import { adam, initBackend, Trainer } from '@dgmjs/core-tensors';
+ * import { adam, initBackend, Trainer } from '@dgm-js/core-tensors';
  * import replica from './replica.mjs';
  * await initBackend();
  * const { model, loss } = replica();
@@ -261,7 +261,7 @@ async function locateWorkerEntry(): Promise<URL> {
     if (c.protocol === 'file:' && existsSync(fileURLToPath(c))) return c;
   }
   throw new ValueError(
-    `Trainer (parallel): the worker entry parallel-worker.js was not found (looked at ${candidates.map((c) => c.href).join(', ')}); build @dgmjs/core-tensors (pnpm --filter @dgmjs/core-tensors build).`,
+    `Trainer (parallel): the worker entry parallel-worker.js was not found (looked at ${candidates.map((c) => c.href).join(', ')}); build @dgm-js/core-tensors (pnpm --filter @dgm-js/core-tensors build).`,
   );
 }
 

@@ -439,7 +439,7 @@ function listNames(names: string[], max = 8): string {
  *
  * @example
  * ```ts
- * import { Trainer, mlp, Rng, tf } from '@dgmjs/core-tensors';
+ * import { Trainer, mlp, Rng, tf } from '@dgm-js/core-tensors';
  * const net = mlp([1, 16, 1], { rng: new Rng(0), activation: 'tanh' });
  * const xs = tf.reshape(tf.linspace(-1, 1, 64), [64, 1]);
  * const ys = tf.sin(tf.mul(xs, 3));
