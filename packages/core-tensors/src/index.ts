@@ -12,6 +12,23 @@
 
 export type { BackendInfo, BackendName, InitBackendOptions } from './backend.js';
 export { initBackend } from './backend.js';
+export type {
+  Bijector,
+  BoundOptions,
+  ConditionalDistribution,
+  Diagnostics,
+  EstimateOptions,
+  EstimateResult,
+  EstimatorState,
+  EvalData,
+  ForwardResult,
+  GradientEstimator,
+  Integrand,
+  InverseResult,
+  Metric,
+  MetricResult,
+  SerializedTensor,
+} from './contracts.js';
 export * from './distributions/index.js';
 export { BackendError, DgmError, fmtShape, ShapeError, ValueError } from './errors.js';
 export {

@@ -73,6 +73,21 @@ export interface SampleOptions {
   sampleShape?: readonly number[];
   /** The random stream the draw takes its seeds from. */
   rng: Rng;
+  /**
+   * Called after every sequential step of a long sampler (an autoregressive model draws one
+   * pixel or dimension per step); ignored by distributions that sample in one step.
+   */
+  onProgress?: (p: SampleProgress) => void;
+}
+
+/** Progress of a long sampling run, reported after each sequential step. */
+export interface SampleProgress {
+  /** Sequential steps done (one per pixel / dimension / position in the ordering). */
+  readonly done: number;
+  /** Sequential steps in total. */
+  readonly total: number;
+  /** Milliseconds since sampling started. */
+  readonly elapsedMs: number;
 }
 
 /**

@@ -14,6 +14,7 @@ export {
   type DistributionOptions,
   type ParamLike,
   type SampleOptions,
+  type SampleProgress,
 } from './distribution.js';
 export { type FitGumbelOptions, fitGumbel, Gumbel, type GumbelFit } from './gumbel.js';
 export { Independent } from './independent.js';
