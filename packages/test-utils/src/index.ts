@@ -4,3 +4,6 @@ export type { GradCheckOptions, GradCheckResult } from './gradcheck.js';
 export { checkGradient } from './gradcheck.js';
 export { disposeAll, expectNoLeaks } from './leaks.js';
 import './matchers.js';
+
+export type { ReadmeBlock } from './readme.js';
+export { readmeBlocks, runReadme } from './readme.js';
