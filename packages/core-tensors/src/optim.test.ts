@@ -156,6 +156,8 @@ describe(`Adam (native kernels ${native ? 'loaded' : 'not loaded'})`, () => {
 
   it('rejects bad hyper-parameters with a ValueError naming them', () => {
     expect(() => adam(Number.NaN)).toThrow(ValueError);
+    expect(() => adam(-1)).toThrow(/learningRate must be positive, got -1/);
+    expect(() => adam(0)).toThrow(/learningRate must be positive/);
     expect(() => adam(0.1, 1)).toThrow(/beta1 and beta2/);
     expect(() => adam(0.1, 0.9, 0.999, 0)).toThrow(/epsilon/);
     const opt = adam();

@@ -128,6 +128,11 @@ export function adam(learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon?:
   ] as const) {
     if (!Number.isFinite(x)) throw new ValueError(`adam: ${k} must be a finite number, got ${x}.`);
   }
+  if (!(learningRate > 0)) {
+    throw new ValueError(
+      `adam: learningRate must be positive, got ${learningRate} (a negative rate climbs the loss).`,
+    );
+  }
   if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
     throw new ValueError(`adam: beta1 and beta2 must be in [0, 1), got ${beta1} and ${beta2}.`);
   }
