@@ -79,3 +79,4 @@ export type {
 } from './tf.js';
 export { tf } from './tf.js';
 export * from './train/index.js';
+export { type BitsPerDimOptions, bitsPerDim } from './units.js';
