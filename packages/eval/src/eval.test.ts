@@ -2,12 +2,12 @@
  * Dataset evaluation: standard errors on known data, chunked IWAE equal to unchunked, bits/dim,
  * metrics over structural models, leaks and typed errors.
  */
-import { logSumExp, Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
+import { bitsPerDim, logSumExp, Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
 import { expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { estimateLogLikelihood, evaluateElbo, evaluateLogProb, iwaeChunked } from './evaluate.js';
 import { bitsPerDimMetric, elboMetric, iwaeMetric, logProbMetric } from './metrics.js';
-import { bitsPerDim, logSumExpArray, meanStderr } from './stats.js';
+import { logSumExpArray, meanStderr } from './stats.js';
 import type { BoundOptions, ElboModel, IwaeModel, LogProbModel } from './types.js';
 
 /**
@@ -62,12 +62,13 @@ describe('statistics', () => {
     });
     expect(logSumExpArray([1e4, 1e4])).toBeAllclose(1e4 + Math.LN2, { rtol: 1e-12, atol: 0 });
     expect(logSumExpArray([Number.NEGATIVE_INFINITY])).toBe(Number.NEGATIVE_INFINITY);
-    expect(bitsPerDim(-784 * Math.LN2, 784)).toBeAllclose(1, { rtol: 1e-12, atol: 0 });
-    expect(bitsPerDim(0, 10, { offsetNats: 10 * Math.log(256) })).toBeAllclose(8, {
+    // core's bitsPerDim takes an NLL (eval's former helper took a log-likelihood, -784 ln 2 here)
+    expect(bitsPerDim(784 * Math.LN2, 784)).toBeAllclose(1, { rtol: 1e-12, atol: 0 });
+    expect(bitsPerDim(0, 10, { levels: 256 })).toBeAllclose(8, {
       rtol: 1e-12,
       atol: 0,
     });
-    expect(bitsPerDim(Math.LN2 * 10, 10, { stderr: true })).toBeAllclose(1, {
+    expect(bitsPerDim(Math.LN2 * 10, 10)).toBeAllclose(1, {
       rtol: 1e-12,
       atol: 0,
     });
@@ -171,6 +172,30 @@ describe('dataset evaluation', () => {
     m.reset();
     const iw = await iwaeMetric({ k: 10, chunk: 3 }).compute(m, x);
     expect(iw.details.k).toBe(10);
+    x.dispose();
+  });
+
+  it('bitsPerDimMetric: levels adds dims ln(levels) (the same number as the deprecated offsetNats)', async () => {
+    const m = new SequenceModel();
+    const x = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
+    const a = await bitsPerDimMetric(logProbMetric(), { dims: 2, levels: 256 }).compute(m, x);
+    const b = await bitsPerDimMetric(logProbMetric(), {
+      dims: 2,
+      offsetNats: 2 * Math.log(256),
+    }).compute(m, x);
+    // mean log-likelihood -5: (5 + 2 ln 256) / (2 ln 2) = 5 / (2 ln 2) + 8; stderr 2 / (2 ln 2)
+    expect([a.value, a.stderr!]).toBeAllclose([5 / (2 * Math.LN2) + 8, 2 / (2 * Math.LN2)], {
+      rtol: 1e-7,
+      atol: 0,
+    });
+    expect([b.value, b.stderr!]).toBeAllclose([a.value, a.stderr!], { rtol: 1e-12, atol: 0 });
+    expect(() => bitsPerDimMetric(logProbMetric(), { dims: 2, levels: 1 })).toThrow(/levels/);
+    expect(() =>
+      bitsPerDimMetric(logProbMetric(), { dims: 2, levels: 256, offsetNats: 1 }),
+    ).toThrow(ValueError);
     x.dispose();
   });
 

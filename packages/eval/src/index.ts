@@ -3,6 +3,7 @@
  * importance-weighted log-likelihood estimate with thousands of samples in bounded memory,
  * exact log-densities, bits/dim, all with standard errors over the examples, and a `Metric`
  * interface over structural model interfaces (any model with `elbo` / `iwae` / `logProb` fits).
+ * Bits per dimension convert with `bitsPerDim` of `@dgm-js/core-tensors` (an NLL in nats).
  *
  * @example
  * ```ts
@@ -22,8 +23,14 @@ export {
   type IwaeEvalOptions,
   iwaeChunked,
 } from './evaluate.js';
-export { bitsPerDimMetric, elboMetric, iwaeMetric, logProbMetric } from './metrics.js';
-export { bitsPerDim, logSumExpArray, type MeanStderr, meanStderr } from './stats.js';
+export {
+  type BitsPerDimMetricOptions,
+  bitsPerDimMetric,
+  elboMetric,
+  iwaeMetric,
+  logProbMetric,
+} from './metrics.js';
+export { logSumExpArray, type MeanStderr, meanStderr } from './stats.js';
 export type {
   BoundOptions,
   ElboModel,

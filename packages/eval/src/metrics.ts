@@ -1,5 +1,5 @@
 /** Metrics over the structural model interfaces. */
-import { ValueError } from '@dgm-js/core-tensors';
+import { bitsPerDim, ValueError } from '@dgm-js/core-tensors';
 import {
   type EvalOptions,
   type EvalResult,
@@ -8,7 +8,6 @@ import {
   evaluateLogProb,
   type IwaeEvalOptions,
 } from './evaluate.js';
-import { bitsPerDim } from './stats.js';
 import type {
   ElboModel,
   EvalData,
@@ -91,9 +90,28 @@ export function logProbMetric(opts: EvalOptions = {}): Metric<LogProbModel> {
   };
 }
 
+/** Options of {@link bitsPerDimMetric}. */
+export interface BitsPerDimMetricOptions {
+  /** Values per example (784 for MNIST). */
+  dims: number;
+  /**
+   * The data were rescaled to [0, 1) from `levels` discrete values per dimension and the inner
+   * metric is a continuous density of the rescaled data (a flow on dequantised images): adds
+   * dims * ln(levels) nats to the NLL (see `bitsPerDim` of `@dgm-js/core-tensors`).
+   */
+  levels?: number;
+  /**
+   * Nats added to the NLL before the conversion (`dims * ln(levels)` is what `levels` adds).
+   * @deprecated Pass `levels` instead.
+   */
+  offsetNats?: number;
+}
+
 /**
- * Bits per dimension (lower is better) of any log-likelihood metric: wraps it and converts the
- * mean and standard error with {@link bitsPerDim}.
+ * Bits per dimension (lower is better) of any log-likelihood metric: wraps it and converts its
+ * mean log-likelihood v (nats per example) with `bitsPerDim(-v, dims, { levels })` of
+ * `@dgm-js/core-tensors` (the one convention: an NLL in), and its standard error with
+ * `bitsPerDim(stderr, dims)` (a pure scaling).
  *
  * @example
  * ```ts
@@ -101,22 +119,21 @@ export function logProbMetric(opts: EvalOptions = {}): Metric<LogProbModel> {
  * const r = await bpd.compute(made, testX); // r.value in bits/dim
  * ```
  */
-export function bitsPerDimMetric<M>(
-  inner: Metric<M>,
-  opts: { dims: number; offsetNats?: number },
-): Metric<M> {
-  bitsPerDim(0, opts.dims); // checks dims
+export function bitsPerDimMetric<M>(inner: Metric<M>, opts: BitsPerDimMetricOptions): Metric<M> {
+  const conv = opts.levels === undefined ? {} : { levels: opts.levels };
+  bitsPerDim(0, opts.dims, conv); // checks dims and levels
+  if (opts.offsetNats !== undefined && opts.levels !== undefined) {
+    throw new ValueError('bitsPerDimMetric: pass levels or offsetNats (deprecated), not both.');
+  }
   return {
     name: 'bits-per-dim',
     async compute(model: M, data: EvalData) {
       const r = await inner.compute(model, data);
-      const conv = opts.offsetNats === undefined ? {} : { offsetNats: opts.offsetNats };
+      const nll = opts.offsetNats === undefined ? -r.value : -r.value + opts.offsetNats;
       return {
         name: 'bits-per-dim',
-        value: bitsPerDim(r.value, opts.dims, conv),
-        ...(r.stderr === undefined
-          ? {}
-          : { stderr: bitsPerDim(r.stderr, opts.dims, { stderr: true }) }),
+        value: bitsPerDim(nll, opts.dims, conv),
+        ...(r.stderr === undefined ? {} : { stderr: bitsPerDim(r.stderr, opts.dims) }),
         n: r.n,
         details: { ...r.details, of: r.name, nats: r.value, dims: opts.dims },
       };

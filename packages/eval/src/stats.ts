@@ -52,29 +52,3 @@ export function logSumExpArray(a: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) s += Math.exp((a[i] as number) - m);
   return m + Math.log(s);
 }
-
-/**
- * Converts a log-likelihood (nats per example, e.g. a mean or a standard error of one) to bits
- * per dimension: -logLik / (dims ln 2), plus `offsetNats` / (dims ln 2) first (for data rescaled
- * from 256 levels to [0, 1], `offsetNats = dims * ln 256` converts a continuous density of the
- * rescaled data to one of the 8-bit data). For a standard error pass `{ stderr: true }`: it only
- * scales (no sign, no offset).
- *
- * @example
- * ```ts
- * bitsPerDim(-784 * Math.LN2, 784); // 1
- * ```
- */
-export function bitsPerDim(
-  logLikNats: number,
-  dims: number,
-  opts: { offsetNats?: number; stderr?: boolean } = {},
-): number {
-  if (!Number.isInteger(dims) || dims < 1) {
-    throw new ValueError(
-      `bitsPerDim: dims must be a positive integer (values per example), got ${dims}.`,
-    );
-  }
-  if (opts.stderr) return logLikNats / (dims * Math.LN2);
-  return (-logLikNats + (opts.offsetNats ?? 0)) / (dims * Math.LN2);
-}
