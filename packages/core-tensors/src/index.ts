@@ -80,3 +80,5 @@ export type {
 export { tf } from './tf.js';
 export * from './train/index.js';
 export { type BitsPerDimOptions, bitsPerDim } from './units.js';
+export type { CheckIntOptions } from './validate.js';
+export { checkInt, checkRng, HALF_LOG_2PI, LOG_2PI } from './validate.js';
