@@ -283,25 +283,14 @@ export abstract class BaseDistribution implements Distribution {
    * and throws a `ValueError`.
    */
   protected param(x: ParamLike, argName: string): Tensor {
-    if (x instanceof tf.Tensor) {
-      if (x.isDisposed) {
-        this.dispose();
-        throw new ValueError(`${this.name}: ${argName} is a disposed tensor; pass a live tensor.`);
-      }
-      return x.dtype === 'float32' ? x : this.own(tf.cast(x, 'float32'));
-    }
-    if (typeof x === 'number') return this.own(tf.scalar(x, 'float32'));
-    let t: Tensor;
+    let r: { tensor: Tensor; created: boolean };
     try {
-      t = tf.tensor(x as number[], undefined, 'float32');
+      r = toParamTensor(x, argName, this.name);
     } catch (e) {
       this.dispose();
-      throw new ValueError(
-        `${this.name}: ${argName} must be a tensor, a number or a (rectangular) array of numbers ` +
-          `(${e instanceof Error ? e.message : String(e)}).`,
-      );
+      throw e;
     }
-    return this.own(t);
+    return r.created ? this.own(r.tensor) : r.tensor;
   }
 
   /**
@@ -415,6 +404,35 @@ export abstract class BaseDistribution implements Distribution {
           `does not broadcast with the batch shape ${fmtShape(this.batchShape)}; pass ${argName} of shape ${expected}.`,
       );
     }
+  }
+}
+
+/**
+ * A parameter as a float32 tensor: a float32 tensor is returned by reference (`created: false`),
+ * anything else is converted (`created: true`, the caller owns it). Throws a `ValueError` naming
+ * `who` and `argName` for a disposed tensor or a value that is not a number or a rectangular array.
+ */
+export function toParamTensor(
+  x: ParamLike,
+  argName: string,
+  who: string,
+): { tensor: Tensor; created: boolean } {
+  if (x instanceof tf.Tensor) {
+    if (x.isDisposed) {
+      throw new ValueError(`${who}: ${argName} is a disposed tensor; pass a live tensor.`);
+    }
+    return x.dtype === 'float32'
+      ? { tensor: x, created: false }
+      : { tensor: tf.cast(x, 'float32'), created: true };
+  }
+  if (typeof x === 'number') return { tensor: tf.scalar(x, 'float32'), created: true };
+  try {
+    return { tensor: tf.tensor(x as number[], undefined, 'float32'), created: true };
+  } catch (e) {
+    throw new ValueError(
+      `${who}: ${argName} must be a tensor, a number or a (rectangular) array of numbers ` +
+        `(${e instanceof Error ? e.message : String(e)}).`,
+    );
   }
 }
 

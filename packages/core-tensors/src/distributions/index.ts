@@ -1,9 +1,21 @@
 /**
  * Probability distributions of dgm.js: the `Distribution` contract, the distributions every
- * model family uses, Gumbel fitting and Gumbel-Max sampling, and KL divergences via a registry.
+ * model family uses, Gumbel fitting and Gumbel-Max sampling, KL divergences via a registry, and
+ * `TransformedDistribution` (a base pushed through a bijector) with a few elementwise bijectors.
  */
 
 export { Bernoulli } from './bernoulli.js';
+export {
+  Affine,
+  type AffineOptions,
+  type ElementwiseBijector,
+  type ElementwiseForward,
+  type ElementwiseInverse,
+  Exp,
+  Invert,
+  isElementwise,
+  Sigmoid,
+} from './bijectors.js';
 export { Categorical, gumbelMax, OneHotCategorical } from './categorical.js';
 export {
   BaseDistribution,
@@ -28,4 +40,10 @@ export {
   RelaxedBernoulli,
   RelaxedOneHotCategorical,
 } from './relaxed.js';
+export {
+  conditionalTransformed,
+  type SampleWithLogProb,
+  TransformedDistribution,
+  type TransformedDistributionOptions,
+} from './transformed.js';
 export { Uniform } from './uniform.js';
