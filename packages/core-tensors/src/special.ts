@@ -5,6 +5,7 @@
  */
 import { customGrad } from './numerics.js';
 import { tf } from './tf.js';
+import { HALF_LOG_2PI } from './validate.js';
 
 type Tensor = tf.Tensor;
 
@@ -14,7 +15,6 @@ const LANCZOS = [
   -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6,
   1.5056327351493116e-7,
 ];
-const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
 /** lgamma for x >= 0.5 (Lanczos, g = 7, n = 9). */
 function lgammaRight(x: Tensor): Tensor {

@@ -1,5 +1,6 @@
 import { stopGradient } from '../numerics.js';
 import { tf } from '../tf.js';
+import { HALF_LOG_2PI } from '../validate.js';
 import {
   BaseDistribution,
   broadcastShapes,
@@ -11,8 +12,6 @@ import {
 } from './distribution.js';
 
 type Tensor = tf.Tensor;
-
-const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
 /**
  * The normal distribution N(loc, scale^2), elementwise (a diagonal Gaussian; wrap it in

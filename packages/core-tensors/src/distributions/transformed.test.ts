@@ -4,6 +4,7 @@ import type { Bijector, ForwardResult, InverseResult } from '../contracts.js';
 import { DgmError, ShapeError, ValueError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { tf } from '../tf.js';
+import { HALF_LOG_2PI } from '../validate.js';
 import {
   Affine,
   type ElementwiseBijector,
@@ -19,7 +20,6 @@ import { expectDistributionLeakFree, expectMoments, take } from './test-helpers.
 import { conditionalTransformed, TransformedDistribution } from './transformed.js';
 import { Uniform } from './uniform.js';
 
-const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 const normalLogPdf = (x: number, m: number, s: number) =>
   -0.5 * ((x - m) / s) ** 2 - Math.log(s) - HALF_LOG_2PI;
 
