@@ -31,6 +31,8 @@ export type {
 } from './contracts.js';
 export * from './distributions/index.js';
 export { BackendError, DgmError, fmtShape, ShapeError, ValueError } from './errors.js';
+export type { PlotOptions, PlotSeries } from './figures.js';
+export { plotSvg } from './figures.js';
 export {
   registerWasmKernels,
   restoreStockWasmKernels,
