@@ -1,75 +1,36 @@
 /**
- * The `DensityModel` contract (shared with `@dgm-js/flows` and `@dgm-js/hybrids`, which import it
- * from here) and the sampling options and progress reports of the autoregressive models.
+ * Input checks and the sampling drivers of the autoregressive models, and the deprecated
+ * `DensityModel` name (the models are core `Distribution`s now).
  */
-import { fmtShape, type Rng, ShapeError, type tf, ValueError } from '@dgm-js/core-tensors';
-
-/** Progress of a long sampling run, reported after each sequential step. */
-export interface SampleProgress {
-  /** Sequential steps done (one per pixel / dimension / position in the ordering). */
-  readonly done: number;
-  /** Sequential steps in total. */
-  readonly total: number;
-  /** Milliseconds since sampling started. */
-  readonly elapsedMs: number;
-}
-
-/** Options of {@link DensityModel.sample}. */
-export interface SampleOptions {
-  /** The seed stream of the draws (required: every sample is reproducible from one seed). */
-  rng: Rng;
-  /**
-   * The conditioning input of a conditional model: `[n, ...contextShape]`, or `[1, ...]` to use
-   * one context for all `n` samples. Required by conditional models, refused by the others.
-   */
-  context?: tf.Tensor;
-  /** Called after every sequential step of an autoregressive sampler (throttle it yourself). */
-  onProgress?: (p: SampleProgress) => void;
-}
+import {
+  type Distribution,
+  fmtShape,
+  type SampleProgress,
+  ShapeError,
+  type tf,
+  ValueError,
+} from '@dgm-js/core-tensors';
+import type { ConditionalSampleOptions } from './conditioned.js';
 
 /**
- * A normalised density (or mass function) with exact log-likelihood and sampling: the common
- * interface of autoregressive models, normalizing flows and the hybrids built from them.
+ * A normalised density with exact log-likelihood and sampling.
  *
- * - `logProb(x, context?)` returns `[batch]`: log p(x) (nats) for each example of
- *   `x: [batch, ...eventShape]`, summed over the event dimensions.
- * - `sample(n, { rng, context })` returns `[n, ...eventShape]`.
- * - Both return new tensors the caller owns; neither leaks.
+ * @deprecated MADE, PixelCNN, the sequence model and flows are core `Distribution`s (and
+ * `ConditionalDistribution`s when conditional); use `Distribution` from `@dgm-js/core-tensors`.
+ * This alias goes away in the next release.
  *
  * @example
  * ```ts
- * import type { DensityModel } from '@dgm-js/autoregressive';
- * import { Rng, tf } from '@dgm-js/core-tensors';
- * function meanNll(model: DensityModel, x: tf.Tensor): number {
- *   return tf.tidy(() => -tf.mean(model.logProb(x)).dataSync()[0]!);
- * }
- * const xs = model.sample(16, { rng: new Rng(0) });
+ * import type { Distribution } from '@dgm-js/core-tensors';
+ * const d: Distribution = made; // was DensityModel
  * ```
  */
-export interface DensityModel {
-  /** The shape of one example (without the batch axis), e.g. `[784]` or `[28, 28, 1]`. */
-  readonly eventShape: readonly number[];
-  /** The shape of one context (without the batch axis); undefined for an unconditional model. */
-  readonly contextShape: readonly number[] | undefined;
-  /** log p(x | context) per example, `[batch]`. */
-  logProb(x: tf.Tensor, context?: tf.Tensor): tf.Tensor;
-  /** `n` independent draws, `[n, ...eventShape]`. */
-  sample(n: number, opts: SampleOptions): tf.Tensor;
-}
+export type DensityModel = Distribution;
 
 /** Checks that `n` is a positive integer. */
 export function checkSampleCount(n: number, who: string): void {
   if (!Number.isInteger(n) || n < 1) {
     throw new ValueError(`${who}: n (the number of samples) must be a positive integer, got ${n}.`);
-  }
-}
-
-/** Checks that sample options carry an Rng. */
-export function checkSampleOptions(opts: SampleOptions | undefined, who: string): void {
-  if (!opts || typeof opts.rng?.next !== 'function') {
-    throw new ValueError(
-      `${who}: options.rng (an Rng) is required, e.g. sample(n, { rng: new Rng(0) }).`,
-    );
   }
 }
 
@@ -154,8 +115,15 @@ export function drain<T>(
   }
 }
 
-/** Options of the `sampleAsync` methods: those of `sample`, plus an abort signal. */
-export interface SampleAsyncOptions extends SampleOptions {
+/**
+ * Options of the `sampleAsync` methods: those of `sample`, plus an abort signal.
+ *
+ * @example
+ * ```ts
+ * await made.sampleAsync({ sampleShape: [16], rng: new Rng(0), signal: controller.signal });
+ * ```
+ */
+export interface SampleAsyncOptions extends ConditionalSampleOptions {
   /** Stops sampling (the promise rejects with the signal's reason); nothing leaks. */
   signal?: AbortSignal;
   /** Yield to the event loop after this many milliseconds of work. Default 50. */

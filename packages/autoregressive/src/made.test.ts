@@ -1,7 +1,8 @@
 import { logSumExp, Rng, ShapeError, Trainer, tf, ValueError } from '@dgm-js/core-tensors';
 import { expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
-import { Made, MadeNet } from './made.js';
+import { Made } from './made.js';
+import { MadeNet } from './made-net.js';
 import { madeDegrees, resolveOrdering } from './masks.js';
 import { nllObjective } from './objective.js';
 import {
@@ -259,7 +260,8 @@ describe('MADE sampling', () => {
     });
     const probs = tf.tidy(() => tf.exp(made.logProb(allBinary(4)))).dataSync();
     let steps = 0;
-    const s = made.sample(20000, {
+    const s = made.sample({
+      sampleShape: [20000],
       rng: new Rng(5),
       onProgress: (p) => {
         steps = p.done;
@@ -284,7 +286,7 @@ describe('MADE sampling', () => {
     });
     const c = tf.tensor2d([[1.5]]);
     const probs = tf.tidy(() => tf.exp(made.logProb(allCategorical(2, 3), c))).dataSync();
-    const s = made.sample(20000, { rng: new Rng(6), context: c });
+    const s = made.sample({ sampleShape: [20000], rng: new Rng(6), context: c });
     expect(s.dtype).toBe('int32');
     const { stat, df } = chiSquare(countIndices(indexOf(s.dataSync(), 2, 3), 9), probs);
     expect(stat).toBeLessThan(chi2Critical001(df));
@@ -300,7 +302,7 @@ describe('MADE sampling', () => {
       ordering: 'reverse',
       rng: new Rng(23),
     });
-    const s = made.sample(20000, { rng: new Rng(7) });
+    const s = made.sample({ sampleShape: [20000], rng: new Rng(7) });
     const { mean, logScale } = made.meanLogScale(s);
     const z = tf.tidy(() => tf.div(tf.sub(s, mean), tf.exp(logScale)));
     const m = tf.mean(z, 0);
@@ -314,14 +316,15 @@ describe('MADE sampling', () => {
 
   it('sampleAsync matches sample for the same seed and can be aborted without leaks', async () => {
     const made = new Made({ dim: 6, hiddenSizes: [8], rng: new Rng(1) });
-    const a = made.sample(5, { rng: new Rng(3) });
-    const b = await made.sampleAsync(5, { rng: new Rng(3), yieldEveryMs: 0 });
+    const a = made.sample({ sampleShape: [5], rng: new Rng(3) });
+    const b = await made.sampleAsync({ sampleShape: [5], rng: new Rng(3), yieldEveryMs: 0 });
     expect(b).toBeAllclose(a, { rtol: 0, atol: 0 });
     tf.dispose([a, b]);
     const ctl = new AbortController();
     await expectNoLeaks(async () => {
       await expect(
-        made.sampleAsync(5, {
+        made.sampleAsync({
+          sampleShape: [5],
           rng: new Rng(3),
           signal: ctl.signal,
           onProgress: (p) => {
@@ -386,7 +389,10 @@ describe('MADE leaks', () => {
     await expectNoLeaks(() => made.logProbEnsemble(x, c).dispose(), 'logProbEnsemble');
     await expectNoLeaks(() => made.conditionalParams(x, c).dispose(), 'conditionalParams');
     const c1 = tf.ones([1, 2]);
-    await expectNoLeaks(() => made.sample(3, { rng: new Rng(1), context: c1 }).dispose(), 'sample');
+    await expectNoLeaks(
+      () => made.sample({ sampleShape: [3], rng: new Rng(1), context: c1 }).dispose(),
+      'sample',
+    );
     await expectNoLeaks(() => made.useMask(1), 'useMask');
     const opt = tf.train.adam(1e-3);
     const obj = nllObjective(made);
@@ -422,8 +428,10 @@ describe('MADE errors', () => {
     expect(() => made.logProb(tf.fill([2, 3], 0.5), c)).toThrow(/0 or 1, got 0.5/);
     expect(() => made.logProb(tf.zeros([2, 3]))).toThrow(/conditional/);
     expect(() => made.logProb(tf.zeros([2, 3]), tf.zeros([2, 3]))).toThrow(ShapeError);
-    expect(() => made.sample(0, { rng: new Rng(0), context: c })).toThrow(/positive integer/);
-    expect(() => made.sample(2, {} as never)).toThrow(/rng/);
+    expect(() => made.sample({ sampleShape: [0], rng: new Rng(0), context: c })).toThrow(
+      /positive integer/,
+    );
+    expect(() => made.sample({ sampleShape: [2] } as never)).toThrow(/rng/);
     expect(() => made.meanLogScale(tf.zeros([2, 3]), c)).toThrow(/gaussian/);
     expect(() => made.useMask(1)).toThrow(/\[0, 0\]/);
   });

@@ -1,8 +1,16 @@
 /**
- * The maximum-likelihood objective of any {@link DensityModel}, for the core-tensors Trainer.
+ * The maximum-likelihood objective of any core `Distribution` (or `ConditionalDistribution`),
+ * for the core-tensors Trainer.
  */
-import { type Objective, tf, ValueError } from '@dgm-js/core-tensors';
-import type { DensityModel } from './density.js';
+import {
+  bitsPerDim,
+  type ConditionalDistribution,
+  type Distribution,
+  type Objective,
+  tf,
+  ValueError,
+} from '@dgm-js/core-tensors';
+import type { ContextModel } from './conditioned.js';
 
 /** A batch for {@link nllObjective}: the data, or the data with its context. */
 export type DensityBatch = tf.Tensor | { x: tf.Tensor; context?: tf.Tensor };
@@ -28,9 +36,11 @@ export interface NllObjectiveOptions {
 }
 
 /**
- * Mean negative log-likelihood per example (nats) as a Trainer objective, with the metrics
- * `nll` (nats per example) and `bitsPerDim`. Batches are tensors `[batch, ...eventShape]` or
- * `{ x, context }`. For a MADE with several masks it switches connectivity every step
+ * Mean negative log-likelihood per example (nats) of a `Distribution` as a Trainer objective,
+ * with the metrics `nll` (nats per example) and `bitsPerDim` (`bitsPerDim(nll, dims)` of
+ * core-tensors, dims the values per example). Batches are tensors `[batch, ...eventShape]`, or
+ * `{ x, context }` for a `ConditionalDistribution` (scored as `model.condition(context)
+ * .logProb(x)`). For a MADE with several masks it switches connectivity every step
  * (connectivity-agnostic training).
  *
  * @example
@@ -46,7 +56,7 @@ export interface NllObjectiveOptions {
  * ```
  */
 export function nllObjective(
-  model: DensityModel,
+  model: Distribution | ConditionalDistribution,
   opts: NllObjectiveOptions = {},
 ): Objective<DensityBatch> {
   const schedule = opts.maskSchedule ?? 'cycle';
@@ -55,7 +65,15 @@ export function nllObjective(
       `nllObjective: maskSchedule must be 'cycle' or 'random', got ${JSON.stringify(schedule)}.`,
     );
   }
-  const dims = model.eventShape.reduce((a, b) => a * b, 1);
+  const canScore = typeof (model as Distribution)?.logProb === 'function';
+  const canCondition = typeof (model as ConditionalDistribution)?.condition === 'function';
+  if (!canScore && !canCondition) {
+    throw new ValueError(
+      'nllObjective: model must be a Distribution (logProb) or a ConditionalDistribution (condition).',
+    );
+  }
+  const event = (model as Partial<Distribution>).eventShape;
+  const direct = canScore && (model as unknown as Partial<ContextModel>).contextShape !== undefined;
   return {
     loss(batch, ctx) {
       if (isMultiMask(model)) {
@@ -70,8 +88,35 @@ export function nllObjective(
         throw new ValueError('nllObjective: a batch must be a tensor or { x, context? }.');
       }
       const context = batch instanceof tf.Tensor ? undefined : batch.context;
-      const nll = tf.neg(tf.mean(model.logProb(x, context)));
-      return { loss: nll, metrics: { nll, bitsPerDim: tf.div(nll, dims * Math.LN2) } };
+      let lp: tf.Tensor;
+      if (context === undefined) {
+        if (!canScore) {
+          throw new ValueError(
+            'nllObjective: this model is a ConditionalDistribution: batches must be { x, context }.',
+          );
+        }
+        lp = (model as Distribution).logProb(x);
+      } else if (direct) {
+        // a model of this package or a flow: its direct logProb(x, context) keeps every input
+        // form it accepts (flattened images, one-hot tokens)
+        lp = (model as unknown as ContextModel).logProb(x, context);
+      } else {
+        if (!canCondition) {
+          throw new ValueError(
+            'nllObjective: a batch has a context but the model has no condition(context); pass tensors, or a ConditionalDistribution.',
+          );
+        }
+        const d = (model as ConditionalDistribution).condition(context);
+        try {
+          lp = d.logProb(x);
+        } finally {
+          d.dispose();
+        }
+      }
+      // values per example: the event size, else what is left of x per log-probability
+      const dims = event ? event.reduce((a, b) => a * b, 1) : Math.round(x.size / lp.size);
+      const nll = tf.neg(tf.mean(lp));
+      return { loss: nll, metrics: { nll, bitsPerDim: bitsPerDim(nll, dims) } };
     },
   };
 }

@@ -2,7 +2,8 @@ import { logSumExp, MaskedConv2d, Rng, ShapeError, tf, ValueError } from '@dgm-j
 import { checkGradient, expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
 import { nllObjective } from './objective.js';
-import { GatedPixelCNN, PixelCNN, type PixelModel } from './pixelcnn.js';
+import type { PixelModel } from './pixel-model.js';
+import { GatedPixelCNN, PixelCNN } from './pixelcnn.js';
 import {
   allCategorical,
   chi2Critical001,
@@ -398,7 +399,8 @@ describe('PixelCNN sampling', () => {
         .tidy(() => tf.exp(m.logProb(tf.reshape(allCategorical(4, 2), [16, 2, 2, 1]))))
         .dataSync();
       let last = 0;
-      const s = m.sample(20000, {
+      const s = m.sample({
+        sampleShape: [20000],
         rng: new Rng(9),
         onProgress: (p) => {
           last = p.done;
@@ -426,7 +428,7 @@ describe('PixelCNN sampling', () => {
     const probs = tf
       .tidy(() => tf.exp(m.logProb(tf.reshape(allCategorical(4, 3), [81, 1, 2, 2]))))
       .dataSync();
-    const s = m.sample(20000, { rng: new Rng(11) });
+    const s = m.sample({ sampleShape: [20000], rng: new Rng(11) });
     expect(s.dtype).toBe('int32');
     const { stat, df } = chiSquare(countIndices(indexOf(s.dataSync(), 4, 3), 81), probs);
     expect(stat).toBeLessThan(chi2Critical001(df));
@@ -457,9 +459,9 @@ describe('PixelCNN sampling', () => {
     ]) {
       expect(m.receptiveReach().up).toBeLessThan(8);
       const c = tf.randomNormal([4, 9, 8, 1], 0, 1, 'float32', 3);
-      const a = m.sample(4, { rng: new Rng(14), context: c });
+      const a = m.sample({ rng: new Rng(14), context: c }); // one image per context row
       m.windowedSampling = false;
-      const b = m.sample(4, { rng: new Rng(14), context: c });
+      const b = m.sample({ rng: new Rng(14), context: c });
       expect(a).toBeAllclose(b, { rtol: 0, atol: 0 });
       tf.dispose([a, b, c]);
       m.dispose();
@@ -501,9 +503,9 @@ describe('PixelCNN leaks and errors', () => {
       await expectNoLeaks(() => m.logProb(x, c).dispose(), 'logProb');
       await expectNoLeaks(() => m.logProb(flat, c).dispose(), 'logProb (flat)');
       await expectNoLeaks(() => m.logits(x, c).dispose(), 'logits');
-      await expectNoLeaks(() => m.sample(2, { rng: new Rng(0), context: c }).dispose(), 'sample');
+      await expectNoLeaks(() => m.sample({ rng: new Rng(0), context: c }).dispose(), 'sample');
       await expectNoLeaks(
-        async () => (await m.sampleAsync(2, { rng: new Rng(0), context: c })).dispose(),
+        async () => (await m.sampleAsync({ rng: new Rng(0), context: c })).dispose(),
         'sampleAsync',
       );
       const opt = tf.train.adam(1e-3);
@@ -537,7 +539,7 @@ describe('PixelCNN leaks and errors', () => {
     expect(() => m.logProb(tf.zeros([2, 4, 4]))).toThrow(/expandDims/);
     expect(() => m.logProb(tf.fill([1, 4, 4, 1], 0.5))).toThrow(ValueError);
     expect(() => m.logProb(tf.zeros([1, 4, 4, 1]), tf.zeros([1, 2]))).toThrow(/unconditional/);
-    expect(() => m.sample(1.5, { rng: new Rng(0) })).toThrow(/positive integer/);
+    expect(() => m.sample({ sampleShape: [1.5], rng: new Rng(0) })).toThrow(/positive integer/);
     m.dispose();
     const cond = new PixelCNN({
       height: 4,

@@ -77,7 +77,7 @@ describe('SequenceModel', () => {
       rng: new Rng(3),
     });
     const probs = tf.tidy(() => tf.exp(m.logProb(allCategorical(3, 4)))).dataSync();
-    const s = m.sample(20000, { rng: new Rng(4) });
+    const s = m.sample({ sampleShape: [20000], rng: new Rng(4) });
     expect(s.dtype).toBe('int32');
     const { stat, df } = chiSquare(countIndices(indexOf(s.dataSync(), 3, 4), 64), probs);
     expect(stat).toBeLessThan(chi2Critical001(df));
@@ -91,9 +91,9 @@ describe('SequenceModel', () => {
       kernelSize: 2,
       rng: new Rng(5),
     });
-    const a = long.sample(5, { rng: new Rng(6) });
+    const a = long.sample({ sampleShape: [5], rng: new Rng(6) });
     long.windowedSampling = false;
-    const b = long.sample(5, { rng: new Rng(6) });
+    const b = long.sample({ sampleShape: [5], rng: new Rng(6) });
     expect(a).toBeAllclose(b, { rtol: 0, atol: 0 });
     tf.dispose([a, b]);
     long.dispose();
@@ -144,7 +144,10 @@ describe('SequenceModel', () => {
     const c = tf.ones([1, 2]);
     await expectNoLeaks(() => m.logProb(x, c).dispose(), 'logProb');
     await expectNoLeaks(() => m.logits(x, c).dispose(), 'logits');
-    await expectNoLeaks(() => m.sample(3, { rng: new Rng(0), context: c }).dispose(), 'sample');
+    await expectNoLeaks(
+      () => m.sample({ sampleShape: [3], rng: new Rng(0), context: c }).dispose(),
+      'sample',
+    );
     const opt = tf.train.adam(1e-3);
     const obj = nllObjective(m);
     const step = () =>

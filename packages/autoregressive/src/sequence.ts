@@ -1,29 +1,20 @@
 /**
  * An autoregressive model of discrete sequences (DNA, characters, tokens): each position is a
  * categorical over a vocabulary given the positions before it, computed by a stack of causal
- * gated convolutions (a WaveNet-style stack without dilation) over one-hot inputs.
+ * gated convolutions (a WaveNet-style stack without dilation) over one-hot inputs. A core
+ * `Distribution` over sequences `[T]` (a `ConditionalDistribution` with a context vector).
  */
 import {
   Dense,
   fmtShape,
   logSoftmax,
-  Module,
   type Rng,
   ShapeError,
   tf,
   ValueError,
 } from '@dgm-js/core-tensors';
-import {
-  checkContext,
-  checkLevels,
-  checkSampleCount,
-  checkSampleOptions,
-  type DensityModel,
-  drain,
-  drainAsync,
-  type SampleAsyncOptions,
-  type SampleOptions,
-} from './density.js';
+import { checkContext, checkLevels } from './density.js';
+import { AutoregressiveModel } from './model.js';
 import { PadConv } from './padconv.js';
 
 /** Options of {@link SequenceModel}. */
@@ -69,16 +60,14 @@ function checkInt(v: number, what: string, min: number): void {
  * import { Rng, tf } from '@dgm-js/core-tensors';
  * const dna = new SequenceModel({ length: 100, vocabSize: 4, rng: new Rng(0) }); // A, C, G, T
  * const lp = dna.logProb(tf.zeros([8, 100], 'int32')); // [8]
- * const seqs = dna.sample(4, { rng: new Rng(1) }); // [4, 100] int32
+ * const seqs = dna.sample({ sampleShape: [4], rng: new Rng(1) }); // [4, 100] int32
  * ```
  */
-export class SequenceModel extends Module implements DensityModel {
+export class SequenceModel extends AutoregressiveModel {
   readonly length: number;
   readonly vocabSize: number;
   readonly hiddenChannels: number;
   readonly kernelSize: number;
-  readonly eventShape: readonly number[];
-  readonly contextShape: readonly number[] | undefined;
   readonly validateInputs: boolean;
   /** Sample with the receptive-field window (true, default) or the whole sequence each step. */
   windowedSampling = true;
@@ -110,8 +99,7 @@ export class SequenceModel extends Module implements DensityModel {
     this.vocabSize = opts.vocabSize;
     this.hiddenChannels = h;
     this.kernelSize = k;
-    this.eventShape = [opts.length];
-    this.contextShape = opts.contextDim === undefined ? undefined : [opts.contextDim];
+    this.setShapes([opts.length], opts.contextDim === undefined ? undefined : [opts.contextDim]);
     this.validateInputs = opts.validate ?? true;
     const rng = opts.rng;
     const V = opts.vocabSize;
@@ -254,15 +242,17 @@ export class SequenceModel extends Module implements DensityModel {
   }
 
   /**
-   * log p(x | context) per sequence, `[batch]`, nats.
-   *
-   * @example
-   * ```ts
-   * const bitsPerToken = tf.div(tf.neg(dna.logProb(x)), 100 * Math.LN2);
-   * ```
+   * One-hot input `[batch, T, V]` keeps its meaning (it is not a stack of `[T]` token rows).
    */
-  logProb(x: tf.Tensor, context?: tf.Tensor): tf.Tensor {
-    const who = `${this.label}.logProb`;
+  protected override leadingShape(x: tf.Tensor): number[] | undefined {
+    if (x instanceof tf.Tensor && x.rank === 3 && x.shape[1] === this.length) {
+      if (x.shape[2] === this.vocabSize) return undefined;
+    }
+    return super.leadingShape(x);
+  }
+
+  /** log p(x | context) per sequence, `[batch]`, nats (tokens `[batch, T]` or one-hot). */
+  protected logProbBatch(x: tf.Tensor, context: tf.Tensor | undefined, who: string): tf.Tensor {
     const tok = this.toTokens(x, who);
     try {
       checkContext(context, this.contextShape, tok.shape[0]!, who, true);
@@ -277,11 +267,15 @@ export class SequenceModel extends Module implements DensityModel {
     }
   }
 
-  private *sampleSteps(n: number, opts: SampleOptions): Generator<number, tf.Tensor, void> {
-    const who = `${this.label}.sample`;
-    checkSampleCount(n, who);
-    checkSampleOptions(opts, who);
-    checkContext(opts.context, this.contextShape, n, who, true);
+  protected get sequentialSteps(): number {
+    return this.length;
+  }
+
+  protected *drawSteps(
+    n: number,
+    context: tf.Tensor | undefined,
+    rng: Rng,
+  ): Generator<number, tf.Tensor, void> {
     const T = this.length;
     const V = this.vocabSize;
     const reach = this.windowedSampling ? this.receptiveReach() : T;
@@ -292,14 +286,14 @@ export class SequenceModel extends Module implements DensityModel {
       const win = new Int32Array(n * w);
       for (let s = 0; s < n; s++) win.set(tokens.subarray(s * T + t0, s * T + t + 1), s * w);
       const probs = tf.tidy(() => {
-        const out = this.network(this.encode(tf.tensor2d(win, [n, w], 'int32')), opts.context);
+        const out = this.network(this.encode(tf.tensor2d(win, [n, w], 'int32')), context);
         const flat = tf.reshape(out, [n, w * V]);
         return tf.softmax(tf.gather(flat, tf.range((w - 1) * V, w * V, 1, 'int32'), 1));
       });
       const pv = probs.dataSync();
       probs.dispose();
       for (let s = 0; s < n; s++) {
-        const u = opts.rng.float();
+        const u = rng.float();
         let v = V - 1;
         let acc = 0;
         for (let m = 0; m < V; m++) {
@@ -314,29 +308,5 @@ export class SequenceModel extends Module implements DensityModel {
       yield t + 1;
     }
     return tf.tensor2d(tokens, [n, T], 'int32');
-  }
-
-  /**
-   * `n` sequences `[n, T]` (int32 tokens), position by position, each from its conditional.
-   *
-   * @example
-   * ```ts
-   * const seqs = dna.sample(16, { rng: new Rng(0), onProgress: ({ done, total }) => {} });
-   * ```
-   */
-  sample(n: number, opts: SampleOptions): tf.Tensor {
-    return drain(this.sampleSteps(n, opts), this.length, opts?.onProgress);
-  }
-
-  /**
-   * As {@link sample}, yielding to the event loop while it works, stoppable with `signal`.
-   *
-   * @example
-   * ```ts
-   * const seqs = await dna.sampleAsync(16, { rng: new Rng(0) });
-   * ```
-   */
-  sampleAsync(n: number, opts: SampleAsyncOptions): Promise<tf.Tensor> {
-    return drainAsync(this.sampleSteps(n, opts), this.length, opts);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The `Bijector` contract, its base class, composition (`Chain`), inversion (`Invert`) and the
- * shared checks of the flows package.
+ * The base class of the bijectors (the `Bijector` contract itself is core-tensors', re-exported
+ * here), composition (`Chain`), inversion (`Invert`) and the shared checks of the flows package.
  *
  * Direction convention (as TensorFlow Probability and Pyro): `forward` maps the base (noise)
  * space to the data space, the generative direction; `inverse` maps data to noise, the density
@@ -8,48 +8,27 @@
  * at y, which equals `-forward(inverse(y).x).logDetJ`. Both are per example: shape `[N]` for an
  * input of shape `[N, ...]`.
  */
-import { fmtShape, Module, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
-
-type Tensor = tf.Tensor;
-
-/** What `forward` returns: the output and log|det dy/dx| per example (shape `[N]`). */
-export interface ForwardResult {
-  y: Tensor;
-  logDetJ: Tensor;
-}
-
-/** What `inverse` returns: the input and log|det dx/dy| per example (shape `[N]`). */
-export interface InverseResult {
-  x: Tensor;
-  logDetJ: Tensor;
-}
+import {
+  type Bijector,
+  type ForwardResult,
+  fmtShape,
+  type InverseResult,
+  Module,
+  ShapeError,
+  tf,
+  ValueError,
+} from '@dgm-js/core-tensors';
 
 /**
- * An invertible, differentiable map with a tractable Jacobian determinant, optionally
- * conditioned on a context tensor (`[N, contextDim]`, one row per example).
- *
- * Every tensor returned is new and owned by the caller. Unconditional bijectors ignore a
- * context they are given (so a `Chain` can pass one context to all of its members);
- * conditional ones throw a `ValueError` when it is missing.
- *
- * @example
- * ```ts
- * import { AffineCoupling, alternatingMask } from '@dgm-js/flows';
- * const b: Bijector = new AffineCoupling(alternatingMask(2, 0), { rng: new Rng(0) });
- * const { y, logDetJ } = b.forward(tf.randomNormal([8, 2])); // y [8, 2], logDetJ [8]
- * const { x } = b.inverse(y);                                 // x equals the input
- * ```
+ * The `Bijector` contract and its result types are core-tensors' (`@dgm-js/core-tensors`
+ * contracts), re-exported here: `forward(x, context?) -> { y, logDetJ }` (base to data),
+ * `inverse(y, context?) -> { x, logDetJ }`, log-determinants per example. Unconditional
+ * bijectors ignore a context they are given (so a `Chain` can pass one context to all of its
+ * members); conditional ones throw a `ValueError` when it is missing.
  */
-export interface Bijector {
-  /** The class name used in error messages. */
-  readonly kind: string;
-  /** Base (noise) space to data space; log|det dy/dx| per example. */
-  forward(x: Tensor, context?: Tensor): ForwardResult;
-  /** Data space to base space; log|det dx/dy| per example. */
-  inverse(y: Tensor, context?: Tensor): InverseResult;
-  /** Frees the bijector's variables. */
-  dispose(): void;
-}
+export type { Bijector, ForwardResult, InverseResult };
+
+type Tensor = tf.Tensor;
 
 /**
  * An input lies outside the domain of a bijector (a probability outside [0, 1] given to the

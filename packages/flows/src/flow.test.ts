@@ -97,11 +97,11 @@ describe('Flow', () => {
     flow.dispose();
   });
 
-  it('sampleWithLogProb returns the same log-density as logProb of the samples', () => {
+  it('rsampleWithLogProb returns the same log-density as logProb of the samples', () => {
     const rng = new Rng(3);
     const flow = new Flow(FAMILIES[0]!.make(rng), { dim: 2 });
     randomizeParameters(flow, rng, 0.3);
-    const { x, logProb } = flow.sampleWithLogProb(50, { rng });
+    const { x, logProb } = flow.rsampleWithLogProb({ sampleShape: [50], rng });
     expect(x.shape).toEqual([50, 2]);
     const lp = flow.logProb(x);
     expect(logProb).toBeAllclose(lp, { rtol: 1e-4, atol: 1e-4 });
@@ -114,7 +114,7 @@ describe('Flow', () => {
     const lin = new LULinear(2, { rng });
     const flow = new Flow([lin], { dim: 2 });
     const w = lin.weight();
-    const xs = flow.sample(20000, { rng });
+    const xs = flow.sample({ sampleShape: [20000], rng });
     // x = u W with u ~ N(0, I): Cov(x) = W^T W
     const cov = tf.tidy(() => tf.div(tf.matMul(xs, xs, true, false), 20000));
     const want = tf.tidy(() => tf.matMul(w, w, true, false));
@@ -130,8 +130,8 @@ describe('Flow', () => {
     expect(() => flow.logProb(bad)).toThrow(/must have shape \[N, 2\], got \[3, 3\]/);
     const ok = tf.zeros([3, 2]);
     expect(() => flow.logProb(ok, tf.zeros([3, 1]))).toThrow(ValueError);
-    expect(() => flow.sample(0, { rng })).toThrow(/positive integer/);
-    expect(() => flow.sample(2, {} as never)).toThrow(/rng/);
+    expect(() => flow.sample({ sampleShape: [0], rng })).toThrow(/positive integer/);
+    expect(() => flow.sample({ sampleShape: [2] } as never)).toThrow(/rng/);
     const cond = new Flow(FAMILIES[5]!.make(rng), { dim: 2, contextDim: 3 });
     expect(() => cond.logProb(ok)).toThrow(/conditional/);
     expect(() => cond.logProb(ok, tf.zeros([2, 3]))).toThrow(
@@ -161,11 +161,11 @@ describe('Flow', () => {
     await expectNoLeaks(() => step(), 'training step');
     setTraining(flow, false);
     await expectNoLeaks(() => flow.logProb(x).dispose(), 'logProb');
-    await expectNoLeaks(() => flow.sample(8, { rng }).dispose(), 'sample');
+    await expectNoLeaks(() => flow.sample({ sampleShape: [8], rng }).dispose(), 'sample');
     await expectNoLeaks(() => {
-      const r = flow.sampleWithLogProb(8, { rng });
+      const r = flow.rsampleWithLogProb({ sampleShape: [8], rng });
       tf.dispose([r.x, r.logProb]);
-    }, 'sampleWithLogProb');
+    }, 'rsampleWithLogProb');
     x.dispose();
     opt.dispose();
     flow.dispose();

@@ -1,11 +1,18 @@
 /**
- * Flow densities: a base distribution pushed through a bijector. `Flow` is a trainable
- * `DensityModel` (exact log-likelihood, sampling); `FlowDistribution` wraps a per-example base
- * (a VAE's q0(z | x)) as a `Distribution` with reparameterised samples and their log-density.
+ * Flow densities: a base distribution pushed through a bijector. `Flow` is a trainable core
+ * `Distribution` (exact log-likelihood, reparameterised sampling; a `ConditionalDistribution`
+ * with a context); `FlowDistribution` wraps a per-example base (a VAE's q0(z | x)) as a
+ * `Distribution` with reparameterised samples and their log-density.
  */
-import type { DensityModel, SampleOptions as DensitySampleOptions } from '@dgm-js/autoregressive';
+import {
+  type ConditionalSampleOptions,
+  ConditionedDistribution,
+  contextBatchShape,
+  drawShape,
+} from '@dgm-js/autoregressive';
 import {
   BaseDistribution,
+  type ConditionalDistribution,
   DgmError,
   type Distribution,
   fmtShape,
@@ -14,6 +21,7 @@ import {
   Normal,
   type SampleOptions,
   ShapeError,
+  stopGradient,
   tf,
   ValueError,
 } from '@dgm-js/core-tensors';
@@ -79,15 +87,22 @@ export interface FlowOptions {
   dim: number;
   /** The base distribution over `[D]` (owned by the flow). Default `standardNormal(dim)`. */
   base?: Distribution;
-  /** For a conditional flow: the context size (contexts are `[N, contextDim]`). */
+  /** For a conditional flow: the context size (contexts are `[..., contextDim]`). */
   contextDim?: number;
 }
 
 /**
  * A normalizing flow density over `[D]` vectors: x = f(u), u ~ base, with f a bijector (or a
- * list, chained). log p(x) = log p_base(f^-1(x)) + log|det d f^-1 / dx|, exact. Implements
- * `DensityModel`; it is a `Module` (parameters, save / load, `dispose()` which also frees the
- * base). For a conditional flow (`contextDim`) every call takes a context `[N, contextDim]`.
+ * list, chained). log p(x) = log p_base(f^-1(x)) + log|det d f^-1 / dx|, exact.
+ *
+ * A core `Distribution` (batch shape `[]`, event shape `[D]`, `hasRsample` true):
+ * `sample({ sampleShape, rng })` / `rsample(...)` draw `[...sampleShape, D]` (rsample with
+ * gradients to the parameters), `logProb(x)` takes `[..., D]`; `entropy`, `mean` and `mode`
+ * have no closed form (they throw a `DgmError` saying how to estimate them). It is also a
+ * `Module` (parameters, save / load, `dispose()` which also frees the base). A conditional flow
+ * (`contextDim`) is a `ConditionalDistribution`: `condition(c)` is p(. | c) with batch shape c's
+ * leading shape; the direct forms `logProb(x [N, D], c [N or 1, C])` and `sample({ ...,
+ * context: c })` (= `condition(c).sample(...)`) stay.
  *
  * Training needs the density direction (`inverse`) of every bijector to be fast: use MAF,
  * couplings, splines, ActNorm, LU; IAF, planar and radial are fast in the sampling direction
@@ -103,16 +118,18 @@ export interface FlowOptions {
  * );
  * const opt = tf.train.adam(1e-3);
  * opt.minimize(() => tf.neg(tf.mean(flow.logProb(batch))) as tf.Scalar);
- * const xs = flow.sample(1000, { rng });
+ * const xs = flow.sample({ sampleShape: [1000], rng }); // [1000, 2]
  * ```
  */
-export class Flow extends Module<Tensor, Tensor> implements DensityModel {
+export class Flow
+  extends Module<Tensor, Tensor>
+  implements Distribution, ConditionalDistribution<Tensor, Distribution>
+{
   readonly dim: number;
   readonly transform: Bijector;
   readonly base: Distribution;
-  readonly eventShape: readonly number[];
-  readonly contextShape: readonly number[] | undefined;
   readonly contextDim: number | undefined;
+  readonly hasRsample = true;
 
   constructor(transform: Bijector | readonly Bijector[], opts: FlowOptions) {
     super('Flow');
@@ -133,15 +150,31 @@ export class Flow extends Module<Tensor, Tensor> implements DensityModel {
     this.transform = t;
     this.base = base;
     this.contextDim = opts.contextDim;
-    this.eventShape = [opts.dim];
-    this.contextShape = opts.contextDim === undefined ? undefined : [opts.contextDim];
     if (t instanceof Module) this.addModule('transform', t as unknown as Module<never, unknown>);
   }
 
-  private checkX(x: Tensor, who: string): void {
+  /** `[]`: one distribution (a conditioned one has the context's batch shape). */
+  get batchShape(): number[] {
+    return [];
+  }
+
+  /** `[D]`. */
+  get eventShape(): number[] {
+    return [this.dim];
+  }
+
+  /** `[contextDim]` for a conditional flow, else undefined. */
+  get contextShape(): readonly number[] | undefined {
+    return this.contextDim === undefined ? undefined : [this.contextDim];
+  }
+
+  private checkX(x: Tensor, who: string, rows: boolean): void {
     if (!(x instanceof tf.Tensor)) throw new ValueError(`${who}: x must be a tf.Tensor.`);
-    if (x.rank !== 2 || x.shape[1] !== this.dim) {
-      throw new ShapeError(`${who}: x must have shape [N, ${this.dim}], got ${fmtShape(x.shape)}.`);
+    const ok = rows ? x.rank === 2 : x.rank >= 1;
+    if (!ok || x.shape[x.rank - 1] !== this.dim) {
+      throw new ShapeError(
+        `${who}: x must have shape [N, ${this.dim}], got ${fmtShape(x.shape)}${rows ? ' (one context row per example)' : ` (any leading shape [..., ${this.dim}] works)`}.`,
+      );
     }
   }
 
@@ -156,7 +189,7 @@ export class Flow extends Module<Tensor, Tensor> implements DensityModel {
     }
     if (context === undefined) {
       throw new ValueError(
-        `${who}: this flow is conditional: pass a context of shape [${n}, ${this.contextDim}].`,
+        `${who}: this flow is conditional: pass a context of shape [${n}, ${this.contextDim}] (or use condition(context)).`,
       );
     }
     if (
@@ -172,7 +205,9 @@ export class Flow extends Module<Tensor, Tensor> implements DensityModel {
   }
 
   /**
-   * log p(x | context) per example, `[N]` (nats), differentiable in the parameters.
+   * log p(x) per example (nats), differentiable in the parameters: `x` `[..., D]` gives `[...]`.
+   * A conditional flow takes `x` `[N, D]` and `context` `[N or 1, contextDim]` (or use
+   * `condition(context).logProb(x)`, which broadcasts more generally).
    *
    * @example
    * ```ts
@@ -181,11 +216,15 @@ export class Flow extends Module<Tensor, Tensor> implements DensityModel {
    */
   logProb(x: Tensor, context?: Tensor): Tensor {
     const who = `${this.label}.logProb`;
-    this.checkX(x, who);
+    const rows = context !== undefined || this.contextDim !== undefined;
+    this.checkX(x, who, rows);
     return tf.tidy(() => {
-      const c = this.context(context, x.shape[0] as number, who);
-      const { x: u, logDetJ } = this.transform.inverse(x, c);
-      return tf.add(this.base.logProb(u), logDetJ);
+      const lead = x.shape.slice(0, -1);
+      const xr = x.rank === 2 ? x : tf.reshape(x, [-1, this.dim]);
+      const c = this.context(context, xr.shape[0] as number, who);
+      const { x: u, logDetJ } = this.transform.inverse(xr, c);
+      const lp = tf.add(this.base.logProb(u), logDetJ);
+      return x.rank === 2 ? lp : tf.reshape(lp, lead);
     });
   }
 
@@ -195,43 +234,105 @@ export class Flow extends Module<Tensor, Tensor> implements DensityModel {
   }
 
   /**
-   * `n` samples `[n, D]` (pass `context` `[n, C]` or `[1, C]` to a conditional flow).
+   * Draws `[...sampleShape, D]` (with a context `[...B, contextDim]`: `[...sampleShape, ...B,
+   * D]`) and their log-density, in one pass through the sampling direction, with gradients to
+   * the parameters (reparameterised): what a variational posterior or a reverse-KL objective
+   * needs.
    *
    * @example
    * ```ts
-   * const xs = flow.sample(500, { rng: new Rng(1) });
+   * const { x, logProb } = flow.rsampleWithLogProb({ sampleShape: [64], rng }); // [64, D], [64]
    * ```
    */
-  sample(n: number, opts: DensitySampleOptions): Tensor {
-    return tf.tidy(() => this.sampleWithLogProb(n, opts).x);
+  rsampleWithLogProb(opts: ConditionalSampleOptions): SampleWithLogProb {
+    const who = `${this.label}.rsampleWithLogProb`;
+    const shape = drawShape(opts, who);
+    const lead = [...shape, ...contextBatchShape(opts.context, this.contextShape, who)];
+    return tf.tidy(() => {
+      const u = this.base.rsample({ sampleShape: lead, rng: opts.rng });
+      const lp = this.base.logProb(u);
+      const c = opts.context ? broadcastContext(opts.context, lead, who) : undefined;
+      const { y, logDetJ } = this.transform.forward(flatten(u), c);
+      return {
+        x: tf.reshape(y, [...lead, this.dim]),
+        logProb: tf.sub(lp, tf.reshape(logDetJ, lead)),
+      };
+    });
   }
 
   /**
-   * `n` samples and their log-density in one pass through the sampling direction, with
-   * gradients to the parameters (reparameterised): what a variational posterior or a
-   * reverse-KL objective needs.
+   * As {@link rsampleWithLogProb}.
+   * @deprecated Use `rsampleWithLogProb({ sampleShape: [n], rng })`.
+   */
+  sampleWithLogProb(opts: ConditionalSampleOptions): SampleWithLogProb {
+    return this.rsampleWithLogProb(opts);
+  }
+
+  /**
+   * Reparameterised draws `[...sampleShape, D]` (gradients reach the parameters).
    *
    * @example
    * ```ts
-   * const { x, logProb } = flow.sampleWithLogProb(64, { rng });
+   * const z = flow.rsample({ sampleShape: [8], rng }); // [8, D]
    * ```
    */
-  sampleWithLogProb(n: number, opts: DensitySampleOptions): SampleWithLogProb {
-    const who = `${this.label}.sample`;
-    checkPositiveInt(n, 'n (the number of samples)', who);
-    if (!opts || typeof opts.rng?.next !== 'function') {
-      throw new ValueError(
-        `${who}: options.rng (an Rng) is required, e.g. sample(n, { rng: new Rng(0) }).`,
-      );
-    }
-    const result = tf.tidy(() => {
-      const c = this.context(opts.context, n, who);
-      const u = this.base.rsample({ sampleShape: [n], rng: opts.rng });
-      const lp = this.base.logProb(u);
-      const { y, logDetJ } = this.transform.forward(u, c);
-      return { x: y, logProb: tf.sub(lp, logDetJ) };
+  rsample(opts: ConditionalSampleOptions): Tensor {
+    const who = `${this.label}.rsample`;
+    const shape = drawShape(opts, who);
+    const lead = [...shape, ...contextBatchShape(opts.context, this.contextShape, who)];
+    return tf.tidy(() => {
+      const u = this.base.rsample({ sampleShape: lead, rng: opts.rng });
+      const c = opts.context ? broadcastContext(opts.context, lead, who) : undefined;
+      return tf.reshape(this.transform.forward(flatten(u), c).y, [...lead, this.dim]);
     });
-    return result;
+  }
+
+  /**
+   * Draws `[...sampleShape, D]` (with a context `[...B, contextDim]`: `[...sampleShape, ...B,
+   * D]`); no gradient flows to the parameters (use `rsample` for that).
+   *
+   * @example
+   * ```ts
+   * const xs = flow.sample({ sampleShape: [500], rng: new Rng(1) }); // [500, D]
+   * ```
+   */
+  sample(opts: ConditionalSampleOptions): Tensor {
+    return tf.tidy(() => stopGradient(this.rsample(opts)));
+  }
+
+  /**
+   * p(. | context) of a conditional flow as a core `Distribution` with batch shape the
+   * context's leading shape.
+   *
+   * @example
+   * ```ts
+   * const p = flow.condition(h); // h [B, contextDim]: batch [B]
+   * const lp = p.logProb(x);      // x [B, D] -> [B]
+   * ```
+   */
+  condition(context: Tensor): Distribution {
+    return new ConditionedDistribution(this, context);
+  }
+
+  /** Throws a `DgmError`: no closed form; estimate it from `rsampleWithLogProb`. */
+  entropy(): Tensor {
+    throw new DgmError(
+      `${this.label}.entropy has no closed form; estimate it as -mean(rsampleWithLogProb({ sampleShape: [n], rng }).logProb).`,
+    );
+  }
+
+  /** Throws a `DgmError`: no closed form; average samples. */
+  get mean(): Tensor {
+    throw new DgmError(
+      `${this.label}.mean has no closed form; estimate it as the mean of sample({ sampleShape: [n], rng }) over axis 0.`,
+    );
+  }
+
+  /** Throws a `DgmError`: no closed form. */
+  get mode(): Tensor {
+    throw new DgmError(
+      `${this.label}.mode has no closed form; maximise logProb numerically (e.g. gradient ascent from samples).`,
+    );
   }
 
   override dispose(): void {

@@ -1,6 +1,6 @@
 /**
- * Transforms for images: the logit transform (Dinh et al. 2017; Papamakarios et al. 2017),
- * uniform dequantisation and the bits/dim conversion.
+ * Transforms for images: the logit transform (Dinh et al. 2017; Papamakarios et al. 2017) and
+ * uniform dequantisation. Bits/dim: `bitsPerDim(nll, dims, { levels: 256 })` of core-tensors.
  */
 import { logSigmoid, type Rng, tf, ValueError } from '@dgm-js/core-tensors';
 import {
@@ -110,7 +110,8 @@ export interface DequantizeOptions {
 /**
  * Uniform dequantisation: y = (k + u) / levels with u ~ U[0, 1), a continuous value in [0, 1)
  * whose density lower-bounds the discrete model's likelihood (Theis et al. 2016). Returns a new
- * tensor shaped like `x`.
+ * tensor shaped like `x`. Report the result in bits/dim with `bitsPerDim(nll, dims, { levels })`
+ * of `@dgm-js/core-tensors` (the same `levels`).
  *
  * @example
  * ```ts
@@ -130,20 +131,4 @@ export function dequantize(x: Tensor, opts: DequantizeOptions): Tensor {
     // keep y < 1 in float32 (u can round up to 1 after the add)
     return tf.minimum(tf.div(tf.add(k, u), levels), 1 - 1 / (levels * 1024));
   });
-}
-
-/**
- * Bits per dimension of discrete data from the negative log-density (nats, per example) of its
- * dequantised version in [0, 1)^dims: (nll + dims ln levels) / (dims ln 2).
- *
- * @example
- * ```ts
- * bitsPerDim(-meanLogProb, 784); // MNIST bits/dim
- * ```
- */
-export function bitsPerDim(nllNats: number, dims: number, levels = 256): number {
-  if (!(Number.isInteger(dims) && dims > 0)) {
-    throw new ValueError(`bitsPerDim: dims must be a positive integer, got ${dims}.`);
-  }
-  return (nllNats + dims * Math.log(levels)) / (dims * Math.LN2);
 }

@@ -1,8 +1,10 @@
 /**
  * @dgm-js/flows: normalizing flows for dgm.js. Bijectors (planar, radial, affine coupling,
  * ActNorm, LU linear / invertible 1x1 convolution, MAF, IAF, rational-quadratic spline
- * coupling, batch norm, logit), their composition, flow densities (`Flow`, a `DensityModel`)
- * and flow posteriors (`FlowDistribution`, reparameterised samples with their log-density).
+ * coupling, batch norm, logit), their composition, flow densities (`Flow`, a core
+ * `Distribution` with reparameterised sampling; a `ConditionalDistribution` with a context) and
+ * flow posteriors (`FlowDistribution`, reparameterised samples with their log-density). The
+ * `Bijector` contract is core-tensors', re-exported here.
  *
  * @example
  * ```ts
@@ -15,6 +17,7 @@
  *   { dim: 2 },
  * );
  * const lp = flow.logProb(tf.randomNormal([8, 2])); // [8], nats
+ * const xs = flow.sample({ sampleShape: [8], rng }); // [8, 2]
  * ```
  */
 export type { ActNormOptions } from './actnorm.js';
@@ -35,7 +38,7 @@ export { AffineCoupling, conditionerNet } from './coupling.js';
 export type { FlowDistributionOptions, FlowOptions, SampleWithLogProb } from './flow.js';
 export { Flow, FlowDistribution, standardNormal } from './flow.js';
 export type { DequantizeOptions, LogitTransformOptions } from './image.js';
-export { bitsPerDim, dequantize, LogitTransform } from './image.js';
+export { dequantize, LogitTransform } from './image.js';
 export type { LULinearOptions } from './linear.js';
 export { InvertibleConv1x1, invertTriangular, LULinear, luDecompose } from './linear.js';
 export type { AutoregressiveFlowOptions, IAFOptions, MAFOptions } from './maf.js';

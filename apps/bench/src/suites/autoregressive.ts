@@ -5,14 +5,16 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Made, nllObjective, PixelCNN, type PixelModel } from '@dgm-js/autoregressive';
 import {
-  type DensityModel,
-  Made,
-  nllObjective,
-  PixelCNN,
-  type PixelModel,
-} from '@dgm-js/autoregressive';
-import { adam, initBackend, type Module, Rng, Trainer, tf } from '@dgm-js/core-tensors';
+  adam,
+  type Distribution,
+  initBackend,
+  type Module,
+  Rng,
+  Trainer,
+  tf,
+} from '@dgm-js/core-tensors';
 import { batches, forEachBatch, type ImageDataset, loadBinarizedMnist } from '@dgm-js/datasets';
 import { runPeer, torchVersion } from '../peer.js';
 import { encodePng, imageGrid } from '../png.js';
@@ -66,7 +68,7 @@ const CONFIGS: Record<Profile, Config> = {
 type Flat = ImageDataset<readonly [number]>;
 
 /** Median time of one Adam step of `model` on a fixed random binary batch (ms). */
-async function stepMs(model: DensityModel & Module, x: tf.Tensor, iters: number): Promise<number> {
+async function stepMs(model: Distribution & Module, x: tf.Tensor, iters: number): Promise<number> {
   const opt = adam(1e-3);
   const obj = nllObjective(model);
   const rng = new Rng(0);
@@ -91,7 +93,7 @@ async function stepMs(model: DensityModel & Module, x: tf.Tensor, iters: number)
 /** Trains with the core Trainer on shuffled, dynamically binarized batches. */
 async function train(
   name: string,
-  model: DensityModel & Module,
+  model: Distribution & Module,
   data: Flat,
   batchSize: number,
   steps: number,
@@ -126,7 +128,7 @@ async function train(
 }
 
 /** Mean test NLL (nats per image) over the dataset. */
-async function testNll(model: DensityModel, data: Flat, batchSize: number): Promise<number> {
+async function testNll(model: Distribution, data: Flat, batchSize: number): Promise<number> {
   let sum = 0;
   let n = 0;
   await forEachBatch(data, { batchSize, shuffle: false, fields: ['x'] }, ({ tensors, size }) => {
@@ -138,14 +140,15 @@ async function testNll(model: DensityModel, data: Flat, batchSize: number): Prom
 }
 
 async function sampleGrid(
-  model: DensityModel,
+  model: Distribution,
   n: number,
   file: string,
   dir: string,
 ): Promise<number> {
   const t0 = performance.now();
   let lastPct = -1;
-  const s = model.sample(n, {
+  const s = model.sample({
+    sampleShape: [n],
     rng: new Rng(2024),
     onProgress: ({ done, total }) => {
       const pct = Math.floor((10 * done) / total);

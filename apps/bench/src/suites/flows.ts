@@ -14,7 +14,7 @@
  *    training run (rows `mnist/<flow>/test-bits-per-dim`; Papamakarios et al. 2017, Table 2).
  */
 import { join } from 'node:path';
-import { adam, initBackend, Rng, savePng, tf } from '@dgm-js/core-tensors';
+import { adam, bitsPerDim, initBackend, Rng, savePng, tf } from '@dgm-js/core-tensors';
 import {
   forEachBatch,
   loadMnist,
@@ -29,7 +29,6 @@ import {
   alternatingMask,
   BatchNormBijector,
   type Bijector,
-  bitsPerDim,
   dequantize,
   Flow,
   LogitTransform,
@@ -246,7 +245,7 @@ export async function trainMnist(
       epochs: opts.epochs,
       seconds,
       msPerStep: (seconds * 1000) / Math.max(1, steps),
-      testBitsPerDim: bitsPerDim(nll / n, 784),
+      testBitsPerDim: bitsPerDim(nll / n, 784, { levels: 256 }),
     };
   } finally {
     opt.dispose();
