@@ -120,6 +120,28 @@ export class DirectoryCheckpointStore implements CheckpointStore {
     }
   }
 
+  /**
+   * Checks that checkpoints can be written here: creates the directory when needed and writes
+   * and removes a small file in it. Throws a {@link CheckpointError} naming the directory and the
+   * reason (the Trainer calls it when it is built, so that a bad directory is found before the
+   * training rather than at its first checkpoint).
+   */
+  async probeWritable(): Promise<void> {
+    const fs = await nodeFs('DirectoryCheckpointStore');
+    const probe = joinPath(this.location, `.tmp-probe-${suffix()}`);
+    try {
+      await fs.mkdir(this.location, { recursive: true });
+      await fs.writeFile(probe, new Uint8Array([0]));
+      await fs.rm(probe, { force: true });
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new CheckpointError(
+        `Trainer: the checkpoint directory ${this.location} is not writable (${why}); pass a directory you can write (checkpoint.dir) or another store (checkpoint.store).`,
+        this.location,
+      );
+    }
+  }
+
   async list(): Promise<string[]> {
     const fs = await nodeFs('DirectoryCheckpointStore');
     try {

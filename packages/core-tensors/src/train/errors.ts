@@ -1,9 +1,19 @@
 import { DgmError } from '../errors.js';
+import { CheckpointError } from '../nn/serialize.js';
+
+/** Which part of the training state went non-finite. */
+export type NonFiniteComponent =
+  | 'loss or gradients'
+  | 'model parameters'
+  | 'optimizer state'
+  | 'callback state';
 
 /**
  * Training stopped because the loss or a gradient was NaN or +-Infinity for too many
- * consecutive steps. None of those steps was applied, and no checkpoint was removed or
- * overwritten: the last good checkpoint is where it was.
+ * consecutive steps (none of those steps was applied), or because an update made the model's
+ * parameters non-finite (`component` says which; `badState` names the tensors). No checkpoint
+ * with non-finite state is ever written, and none was removed or overwritten: the last good
+ * checkpoint is where it was.
  *
  * @example
  * ```ts
@@ -25,6 +35,10 @@ export class NonFiniteError extends DgmError {
   readonly badMetrics: string[];
   /** The last checkpoint written, if any. */
   readonly lastCheckpoint: string | undefined;
+  /** What went non-finite. */
+  readonly component: NonFiniteComponent;
+  /** The non-finite tensors of that component (parameters, optimizer slots, callback state). */
+  readonly badState: string[];
 
   constructor(
     message: string,
@@ -34,6 +48,8 @@ export class NonFiniteError extends DgmError {
       badGradients: string[];
       badMetrics: string[];
       lastCheckpoint: string | undefined;
+      component?: NonFiniteComponent;
+      badState?: string[];
     },
   ) {
     super(message);
@@ -42,6 +58,8 @@ export class NonFiniteError extends DgmError {
     this.badGradients = info.badGradients;
     this.badMetrics = info.badMetrics;
     this.lastCheckpoint = info.lastCheckpoint;
+    this.component = info.component ?? 'loss or gradients';
+    this.badState = info.badState ?? [];
   }
 }
 
@@ -66,5 +84,27 @@ export class MemoryLeakError extends DgmError {
     super(message);
     this.leaked = leaked;
     this.step = step;
+  }
+}
+
+/**
+ * A Trainer checkpoint's metadata (in its `model.json`) is not what the Trainer wrote: a field is
+ * missing or has the wrong type or range. `field` names it (a path such as `optimizer.count`).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await trainer.fit();
+ * } catch (e) {
+ *   if (e instanceof CheckpointMetadataError) console.log(`${e.path}: bad ${e.field}`);
+ * }
+ * ```
+ */
+export class CheckpointMetadataError extends CheckpointError {
+  /** The metadata field at fault, e.g. 'step' or 'optimizer.names'. */
+  readonly field: string;
+  constructor(message: string, field: string, path?: string) {
+    super(message, path);
+    this.field = field;
   }
 }

@@ -1,3 +1,24 @@
+export type {
+  Callback,
+  CallbackEvents,
+  CallbackState,
+  CheckpointEvent,
+  Checkpointer,
+  FitEndEvent,
+  LoopState,
+  RestoreEvent,
+  StepEndEvent,
+  TrainerHandle,
+  ValidationEvent,
+} from './callback.js';
+export type { CheckpointingOptions } from './callbacks/checkpointing.js';
+export { Checkpointing } from './callbacks/checkpointing.js';
+export { JsonlLogCallback } from './callbacks/jsonl-log.js';
+export { LeakCheck } from './callbacks/leak-check.js';
+export { NanGuard } from './callbacks/nan-guard.js';
+export type { ProgressCallbackOptions } from './callbacks/progress.js';
+export { Progress } from './callbacks/progress.js';
+export { Validation } from './callbacks/validation.js';
 export type { CheckpointStore } from './checkpoint.js';
 export {
   checkpointName,
@@ -7,21 +28,18 @@ export {
   MemoryCheckpointStore,
   readCheckpointDir,
 } from './checkpoint.js';
-export { MemoryLeakError, NonFiniteError } from './errors.js';
+export type { NonFiniteComponent } from './errors.js';
+export { CheckpointMetadataError, MemoryLeakError, NonFiniteError } from './errors.js';
 export type { ImageGridOptions, RasterImage } from './images.js';
 export { encodePng, imageGrid, saveImageGrid, savePng } from './images.js';
-export type {
-  ParallelOptions,
-  Replica,
-  ReplicaContext,
-  ReplicaFactory,
-  ShardInfo,
-} from './parallel.js';
+export type { TrainerOptions } from './options.js';
+export type { ParallelOptions } from './parallel.js';
 export { ParallelWorkerError } from './parallel.js';
 export type { LinePlotOptions, Series } from './plot.js';
 export { historySeries, linePlotSvg, plotHistory, saveSvg } from './plot.js';
 export type { ProgressInfo, ProgressOptions, ProgressStream } from './progress.js';
 export { fmtDuration, fmtNum, formatProgress, ProgressReporter } from './progress.js';
+export { Trainer } from './trainer.js';
 export type {
   AnyModule,
   BestMetric,
@@ -31,13 +49,16 @@ export type {
   LossOutput,
   NanGuardOptions,
   Objective,
+  Replica,
+  ReplicaContext,
+  ReplicaFactory,
+  ShardInfo,
   StepContext,
   StepInfo,
   StopReason,
+  TensorBatch,
   Trainable,
-  TrainerOptions,
   TrainResult,
   ValidationEntry,
   ValidationOptions,
-} from './trainer.js';
-export { Trainer } from './trainer.js';
+} from './types.js';

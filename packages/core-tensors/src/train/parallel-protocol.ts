@@ -17,7 +17,7 @@
 import { tf } from '../tf.js';
 
 /** Bumped whenever the layout below changes; the worker refuses a different one. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 export const GEN = 0;
 export const CMD = 1;
@@ -153,7 +153,8 @@ export interface LeafSpec {
 /** The structure of a batch and where its leaves go in each worker's data buffer. */
 export interface DataLayout {
   version: number;
-  kind: 'tensor' | 'array' | 'record';
+  /** 'batch': a record of tensors handed to the loss as `{ tensors, size, ... }` (a TensorBatch). */
+  kind: 'tensor' | 'array' | 'record' | 'batch';
   /** Array length, for kind 'array'. */
   length: number;
   leaves: LeafSpec[];

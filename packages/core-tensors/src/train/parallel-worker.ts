@@ -12,7 +12,6 @@ import { fmtShape } from '../errors.js';
 import { markWrittenInPlace } from '../kernels/inplace.js';
 import { Rng } from '../rng.js';
 import { tf } from '../tf.js';
-import type { ReplicaFactory } from './parallel.js';
 import {
   CMD,
   CMD_STOP,
@@ -52,7 +51,8 @@ import {
   type WorkerMessage,
   writeText,
 } from './parallel-protocol.js';
-import { collectVariables, type LossOutput, type StepContext } from './trainer.js';
+import type { LossOutput, ReplicaFactory, StepContext } from './types.js';
+import { collectVariables } from './variables.js';
 
 const init = workerData as WorkerInit & { port: import('node:worker_threads').MessagePort };
 const port = init.port;
@@ -220,7 +220,9 @@ async function serve(vars: tf.Variable[], loss: Loss, firstGen: number): Promise
         lay.leaves.forEach((leaf, i) => {
           rec[String(leaf.key)] = batchTensors[i]!;
         });
-        batch = rec;
+        // a shard of a batch that owns its tensors, as the main thread's (see shardOfBatch):
+        // the tensors are disposed here after the step
+        batch = lay.kind === 'batch' ? { tensors: rec, size: rows, dispose: () => undefined } : rec;
       }
       const rngState = ctrl[L.w(k, W_SEED)]! >>> 0;
       const ctx: StepContext = {

@@ -10,6 +10,7 @@
 import { DgmError, ValueError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { tf } from '../tf.js';
+import { isTensorBatch } from './batch.js';
 import {
   align8,
   bytesPer,
@@ -53,42 +54,9 @@ import {
   type WorkerMessage,
   waitAsyncFn,
 } from './parallel-protocol.js';
-import type { Objective, StepContext, Trainable } from './trainer.js';
+import type { ReplicaFactory, StepContext, TensorBatch } from './types.js';
 
-/** Which rows of the batch a shard's loss sees (in `StepContext.shard` when training in parallel). */
-export interface ShardInfo {
-  /** This shard's index: 0 is the main thread's shard when it computes one. */
-  readonly index: number;
-  /** The number of shards (workers, plus one when the main thread computes a shard). */
-  readonly count: number;
-  /** The shard's first row in the batch. */
-  readonly offset: number;
-  /** The shard's rows. */
-  readonly rows: number;
-  /** The rows of the whole batch. */
-  readonly batchRows: number;
-}
-
-/** What a replica factory gets. */
-export interface ReplicaContext {
-  /** 0-based worker index (the main thread is not a worker). */
-  readonly workerIndex: number;
-  /** The number of workers. */
-  readonly workers: number;
-  /** `parallel.options`, structured-cloned. */
-  readonly options: unknown;
-  /** The worker's tfjs backend (the main thread's choice). */
-  readonly backend: string;
-}
-
-/** What a replica factory returns: the same model (names, shapes) and loss as the main thread's. */
-export interface Replica<B = unknown> {
-  model: Trainable;
-  loss: Objective<B>['loss'] | Objective<B>;
-}
-
-/** The export of a parallel module: builds a worker's replica (may be async). */
-export type ReplicaFactory<B = unknown> = (ctx: ReplicaContext) => Replica<B> | Promise<Replica<B>>;
+export type { Replica, ReplicaContext, ReplicaFactory, ShardInfo } from './types.js';
 
 /**
  * Data-parallel training over worker threads (Node only), `TrainerOptions.parallel`.
@@ -196,7 +164,7 @@ export interface ShardPlan {
 }
 
 interface BatchLeaves {
-  kind: 'tensor' | 'array' | 'record';
+  kind: 'tensor' | 'array' | 'record' | 'batch';
   keys: (string | number | null)[];
   tensors: tf.Tensor[];
 }
@@ -204,11 +172,15 @@ interface BatchLeaves {
 function leavesOf(batch: unknown): BatchLeaves {
   const bad = (what: string) =>
     new ValueError(
-      `Trainer (parallel): ${what}. A parallel batch must be a tensor, or an array or record of tensors with the same first axis (the rows split across workers).`,
+      `Trainer (parallel): ${what}. A parallel batch must be a tensor, an array or record of tensors, or a batch with such a record in \`tensors\` (datasets' batches), with the same first axis (the rows split across workers).`,
     );
   let out: BatchLeaves;
   if (batch instanceof tf.Tensor) out = { kind: 'tensor', keys: [null], tensors: [batch] };
-  else if (Array.isArray(batch)) {
+  else if (isTensorBatch(batch)) {
+    // a batch that owns its tensors (e.g. @dgm-js/datasets' batches): its `tensors` are split
+    const e = Object.entries(batch.tensors);
+    out = { kind: 'batch', keys: e.map(([k]) => k), tensors: e.map(([, v]) => v) };
+  } else if (Array.isArray(batch)) {
     out = { kind: 'array', keys: batch.map((_, i) => i), tensors: batch as tf.Tensor[] };
   } else if (batch && typeof batch === 'object') {
     const e = Object.entries(batch as Record<string, unknown>);
@@ -230,6 +202,16 @@ function leavesOf(batch: unknown): BatchLeaves {
   });
   if (out.tensors[0]!.shape[0] === 0) throw bad('the batch has 0 rows');
   return out;
+}
+
+/**
+ * A shard of a batch that owns its tensors (a {@link TensorBatch}): `{ tensors, size, dispose }`
+ * with the shard's rows, the same on the main thread and in the workers (other fields of the
+ * batch are not carried over; the step context has the step and epoch). Its `dispose` does
+ * nothing: the Trainer disposes the slices and the whole batch.
+ */
+function shardOfBatch(tensors: Record<string, tf.Tensor>, rows: number): TensorBatch {
+  return { tensors, size: rows, dispose: () => undefined };
 }
 
 const live = new Set<ParallelEngine>();
@@ -638,6 +620,7 @@ export class ParallelEngine {
     keys.forEach((k, i) => {
       rec[String(k)] = owned[i]!;
     });
+    if (kind === 'batch') return { batch: shardOfBatch(rec, plan.mainRows), owned };
     return { batch: rec, owned };
   }
 

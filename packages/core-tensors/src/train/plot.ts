@@ -4,7 +4,7 @@
  */
 import { ValueError } from '../errors.js';
 import { nodeFs, writeFileAtomic } from '../nn/io.js';
-import type { HistoryEntry, ValidationEntry } from './trainer.js';
+import type { HistoryEntry, ValidationEntry } from './types.js';
 
 /** One line: (x, y) points; a non-finite y breaks the line. */
 export interface Series {
