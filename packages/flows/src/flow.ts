@@ -1,17 +1,16 @@
 /**
- * Flow densities: a base distribution pushed through a bijector. `Flow` is a trainable core
- * `Distribution` (exact log-likelihood, reparameterised sampling; a `ConditionalDistribution`
- * with a context); `FlowDistribution` wraps a per-example base (a VAE's q0(z | x)) as a
- * `Distribution` with reparameterised samples and their log-density.
+ * Flow densities: a base distribution pushed through a bijector, as core
+ * `TransformedDistribution`s. `Flow` is a trainable core `Distribution` (exact log-likelihood,
+ * reparameterised sampling; a `ConditionalDistribution` with a context); `FlowDistribution` is
+ * the `TransformedDistribution` of a per-example base (a VAE's q0(z | x)) with reparameterised
+ * samples and their log-density.
  */
 import {
   type ConditionalSampleOptions,
-  ConditionedDistribution,
   contextBatchShape,
   drawShape,
 } from '@dgm-js/autoregressive';
 import {
-  BaseDistribution,
   type ConditionalDistribution,
   DgmError,
   type Distribution,
@@ -19,23 +18,20 @@ import {
   Independent,
   Module,
   Normal,
-  type SampleOptions,
+  type SampleWithLogProb,
   ShapeError,
-  stopGradient,
+  TransformedDistribution,
   tf,
   ValueError,
 } from '@dgm-js/core-tensors';
 import { type Bijector, broadcast, Chain, checkPositiveInt } from './bijector.js';
 
-type Tensor = tf.Tensor;
+/**
+ * A sample and its log-density, both owned by the caller (core-tensors' type, re-exported).
+ */
+export type { SampleWithLogProb };
 
-/** A sample and its log-density under the model, both owned by the caller. */
-export interface SampleWithLogProb {
-  /** `[n, D]` (or `[...sampleShape, ...batchShape, D]` for a `FlowDistribution`). */
-  x: Tensor;
-  /** `[n]` (or `[...sampleShape, ...batchShape]`). */
-  logProb: Tensor;
-}
+type Tensor = tf.Tensor;
 
 /**
  * The standard normal over `[dim]` vectors, `Independent(Normal(0, 1), 1)`: the usual base of a
@@ -57,28 +53,6 @@ export function standardNormal(dim: number): Distribution {
   tf.keep(inner.loc);
   tf.keep(inner.scale);
   return d;
-}
-
-/** Flattens the leading dims of `[..., D]` to `[M, D]`. */
-function flatten(x: Tensor): Tensor {
-  return x.rank === 2 ? x : tf.reshape(x, [-1, x.shape[x.rank - 1] as number]);
-}
-
-/**
- * Broadcasts a context `[...B, C]` (or `[1, C]`, `[C]`) to the sample's leading shape `lead`
- * and flattens it to `[prod(lead), C]`.
- */
-function broadcastContext(context: Tensor, lead: readonly number[], who: string): Tensor {
-  const c = context.shape[context.rank - 1] as number;
-  const ctxLead = context.shape.slice(0, -1);
-  const tail = lead.slice(lead.length - ctxLead.length);
-  const ok = ctxLead.length <= lead.length && ctxLead.every((d, i) => d === tail[i] || d === 1);
-  if (!ok) {
-    throw new ShapeError(
-      `${who}: context ${fmtShape(context.shape)} does not broadcast to the samples' leading shape ${fmtShape(lead)}; pass [${lead.join(', ')}, ${c}] or a shape that broadcasts to it.`,
-    );
-  }
-  return tf.reshape(broadcast(context, [...lead, c]), [-1, c]);
 }
 
 /** Options of {@link Flow}. */
@@ -129,7 +103,6 @@ export class Flow
   readonly transform: Bijector;
   readonly base: Distribution;
   readonly contextDim: number | undefined;
-  readonly hasRsample = true;
 
   constructor(transform: Bijector | readonly Bijector[], opts: FlowOptions) {
     super('Flow');
@@ -151,6 +124,11 @@ export class Flow
     this.base = base;
     this.contextDim = opts.contextDim;
     if (t instanceof Module) this.addModule('transform', t as unknown as Module<never, unknown>);
+  }
+
+  /** Whether the base has `rsample` (true for the standard normal and every usual base). */
+  get hasRsample(): boolean {
+    return this.base.hasRsample;
   }
 
   /** `[]`: one distribution (a conditioned one has the context's batch shape). */
@@ -234,6 +212,42 @@ export class Flow
   }
 
   /**
+   * The flow as a core `TransformedDistribution` of the base under the transform, with a
+   * context (batch shape its leading dims) or without. It references the base and the
+   * transform (its `dispose()` frees neither).
+   *
+   * @example
+   * ```ts
+   * const td = flow.transformed(); // TransformedDistribution, batch [], event [D]
+   * ```
+   */
+  transformed(context?: Tensor): TransformedDistribution {
+    const who = `${this.label}.transformed`;
+    contextBatchShape(context, this.contextShape, who);
+    return new TransformedDistribution(this.base, this.transform, {
+      ...(context === undefined ? {} : { context }),
+      ownsBase: false,
+      name: this.label,
+    });
+  }
+
+  /** Checks sample options (positive sample sizes, an rng, the context) and runs `f`. */
+  private draw<R>(
+    opts: ConditionalSampleOptions,
+    who: string,
+    f: (td: TransformedDistribution) => R,
+  ): R {
+    drawShape(opts, who);
+    contextBatchShape(opts.context, this.contextShape, who);
+    const td = this.transformed(opts.context);
+    try {
+      return f(td);
+    } finally {
+      td.dispose();
+    }
+  }
+
+  /**
    * Draws `[...sampleShape, D]` (with a context `[...B, contextDim]`: `[...sampleShape, ...B,
    * D]`) and their log-density, in one pass through the sampling direction, with gradients to
    * the parameters (reparameterised): what a variational posterior or a reverse-KL objective
@@ -245,19 +259,7 @@ export class Flow
    * ```
    */
   rsampleWithLogProb(opts: ConditionalSampleOptions): SampleWithLogProb {
-    const who = `${this.label}.rsampleWithLogProb`;
-    const shape = drawShape(opts, who);
-    const lead = [...shape, ...contextBatchShape(opts.context, this.contextShape, who)];
-    return tf.tidy(() => {
-      const u = this.base.rsample({ sampleShape: lead, rng: opts.rng });
-      const lp = this.base.logProb(u);
-      const c = opts.context ? broadcastContext(opts.context, lead, who) : undefined;
-      const { y, logDetJ } = this.transform.forward(flatten(u), c);
-      return {
-        x: tf.reshape(y, [...lead, this.dim]),
-        logProb: tf.sub(lp, tf.reshape(logDetJ, lead)),
-      };
-    });
+    return this.draw(opts, `${this.label}.rsampleWithLogProb`, (td) => td.rsampleWithLogProb(opts));
   }
 
   /**
@@ -277,14 +279,7 @@ export class Flow
    * ```
    */
   rsample(opts: ConditionalSampleOptions): Tensor {
-    const who = `${this.label}.rsample`;
-    const shape = drawShape(opts, who);
-    const lead = [...shape, ...contextBatchShape(opts.context, this.contextShape, who)];
-    return tf.tidy(() => {
-      const u = this.base.rsample({ sampleShape: lead, rng: opts.rng });
-      const c = opts.context ? broadcastContext(opts.context, lead, who) : undefined;
-      return tf.reshape(this.transform.forward(flatten(u), c).y, [...lead, this.dim]);
-    });
+    return this.draw(opts, `${this.label}.rsample`, (td) => td.rsample(opts));
   }
 
   /**
@@ -297,12 +292,12 @@ export class Flow
    * ```
    */
   sample(opts: ConditionalSampleOptions): Tensor {
-    return tf.tidy(() => stopGradient(this.rsample(opts)));
+    return this.draw(opts, `${this.label}.sample`, (td) => td.sample(opts));
   }
 
   /**
-   * p(. | context) of a conditional flow as a core `Distribution` with batch shape the
-   * context's leading shape.
+   * p(. | context) of a conditional flow: the core `TransformedDistribution` with that context,
+   * batch shape the context's leading shape (see {@link transformed}).
    *
    * @example
    * ```ts
@@ -311,7 +306,12 @@ export class Flow
    * ```
    */
   condition(context: Tensor): Distribution {
-    return new ConditionedDistribution(this, context);
+    if (this.contextDim === undefined) {
+      throw new ValueError(
+        `${this.label}.condition: this flow is unconditional; use it directly as a Distribution (or build it with contextDim).`,
+      );
+    }
+    return this.transformed(context);
   }
 
   /** Throws a `DgmError`: no closed form; estimate it from `rsampleWithLogProb`. */
@@ -351,9 +351,10 @@ export interface FlowDistributionOptions {
 
 /**
  * A base distribution (e.g. a VAE encoder's diagonal Gaussian q0(z | x), batch `[B]`, event
- * `[D]`) pushed through a bijector: z_K = f(z_0 [, context]). As a `Distribution` it has
- * `rsample`, `sample` and `logProb` (through the inverse, which for IAF, planar and radial is
- * the slow or iterative direction), and {@link rsampleWithLogProb}, which returns a
+ * `[D]`) pushed through a bijector: z_K = f(z_0 [, context]). A thin case of core's
+ * `TransformedDistribution` (a reparameterizable base with a vector event; the transform's
+ * name): `rsample`, `sample` and `logProb` (through the inverse, which for IAF, planar and
+ * radial is the slow or iterative direction), and `rsampleWithLogProb`, which returns a
  * reparameterised sample and its exact log-density log q0(z_0) - log|det df/dz_0| from the
  * forward pass alone: the flow posterior of Rezende and Mohamed (2015) and Kingma et al. (2016).
  *
@@ -366,14 +367,8 @@ export interface FlowDistributionOptions {
  * const { x: z, logProb } = q.rsampleWithLogProb({ sampleShape: [k], rng }); // z [k, B, D], logProb [k, B]
  * ```
  */
-export class FlowDistribution extends BaseDistribution {
-  override readonly hasRsample = true;
-  readonly base: Distribution;
-  readonly transform: Bijector;
-  readonly context: Tensor | undefined;
-
+export class FlowDistribution extends TransformedDistribution {
   constructor(base: Distribution, transform: Bijector, opts: FlowDistributionOptions = {}) {
-    super('FlowDistribution');
     if (!base?.hasRsample) {
       throw new ValueError(
         'FlowDistribution: the base must be reparameterizable (hasRsample), e.g. Independent(Normal(mu, sigma), 1).',
@@ -384,76 +379,14 @@ export class FlowDistribution extends BaseDistribution {
         `FlowDistribution: the base must have a vector event shape [D], got ${fmtShape(base.eventShape)}.`,
       );
     }
-    this.base = base;
-    this.transform = transform;
-    this.context = opts.context;
-    this.setShapes(base.batchShape, base.eventShape);
-  }
-
-  protected override disposeChildren(): void {
-    this.base.dispose();
-  }
-
-  private ctx(lead: readonly number[]): Tensor | undefined {
-    return this.context ? broadcastContext(this.context, lead, this.name) : undefined;
-  }
-
-  /**
-   * A reparameterised sample `[...sampleShape, ...batchShape, D]` and its log-density
-   * `[...sampleShape, ...batchShape]`, from the forward direction only.
-   *
-   * @example
-   * ```ts
-   * const { x: z, logProb: logQ } = q.rsampleWithLogProb({ rng });
-   * const kl = tf.sub(logQ, prior.logProb(z)); // single-sample KL estimate
-   * ```
-   */
-  rsampleWithLogProb(opts: SampleOptions): SampleWithLogProb {
-    this.sampleShapeOf(opts, 'rsampleWithLogProb');
-    return tf.tidy(() => {
-      const z0 = this.base.rsample(opts);
-      const lp0 = this.base.logProb(z0);
-      const lead = z0.shape.slice(0, -1);
-      const { y, logDetJ } = this.transform.forward(flatten(z0), this.ctx(lead));
-      return { x: tf.reshape(y, z0.shape), logProb: tf.sub(lp0, tf.reshape(logDetJ, lead)) };
+    super(base, transform, {
+      ...(opts.context === undefined ? {} : { context: opts.context }),
+      name: 'FlowDistribution',
     });
   }
 
-  override rsample(opts: SampleOptions): Tensor {
-    return tf.tidy(() => this.rsampleWithLogProb(opts).x);
-  }
-
-  sample(opts: SampleOptions): Tensor {
-    return tf.tidy(() => {
-      const z0 = this.base.sample(opts);
-      const lead = z0.shape.slice(0, -1);
-      return tf.reshape(this.transform.forward(flatten(z0), this.ctx(lead)).y, z0.shape);
-    });
-  }
-
-  logProb(x: Tensor): Tensor {
-    const lead = this.checkValue(x);
-    return tf.tidy(() => {
-      const xb = broadcast(x, [...lead, ...this.eventShape]);
-      const { x: z0, logDetJ } = this.transform.inverse(flatten(xb), this.ctx(lead));
-      const u = tf.reshape(z0, xb.shape);
-      return tf.add(this.base.logProb(u), tf.reshape(logDetJ, lead));
-    });
-  }
-
-  entropy(): Tensor {
-    throw new DgmError(
-      'FlowDistribution.entropy has no closed form; estimate it as -mean(rsampleWithLogProb(...).logProb).',
-    );
-  }
-
-  get mean(): Tensor {
-    throw new DgmError(
-      'FlowDistribution.mean has no closed form; estimate it from samples (mean of sample({ sampleShape: [n], rng })).',
-    );
-  }
-
-  get mode(): Tensor {
-    throw new DgmError('FlowDistribution.mode has no closed form.');
+  /** The bijector (the same as `bijector`). */
+  get transform(): Bijector {
+    return this.bijector;
   }
 }
