@@ -1,0 +1,40 @@
+/**
+ * @dgm-js/gan: generative adversarial networks on the dgm.js contracts.
+ *
+ * @example
+ * ```ts
+ * import { initBackend, Rng } from '@dgm-js/core-tensors';
+ * import { MlpCritic, MlpGenerator, nonSaturating } from '@dgm-js/gan';
+ * await initBackend();
+ * const rng = new Rng(0);
+ * const g = new MlpGenerator({ latentDim: 8, outputShape: 2, hidden: [64], rng });
+ * const d = new MlpCritic({ inputShape: 2, hidden: [64], rng });
+ * const loss = nonSaturating.generator(d.score(g.generate(16, rng)));
+ * ```
+ */
+export type { CriticActivation, CriticActivationName } from './activations.js';
+export {
+  criticActivation,
+  criticActivationNames,
+  safeLeakyRelu,
+  safeSigmoid,
+  safeTanh,
+} from './activations.js';
+export type { GanLoss, GanLossName } from './losses.js';
+export {
+  ganLoss,
+  ganLossNames,
+  hinge,
+  jsdEstimate,
+  leastSquares,
+  minimax,
+  nonSaturating,
+  wasserstein,
+} from './losses.js';
+export type { MlpCriticOptions, MlpGeneratorOptions } from './networks.js';
+export { MlpCritic, MlpGenerator } from './networks.js';
+export type { CriticFn, GradientPenaltyOptions, R1Options } from './penalties.js';
+export { gradientPenalty, inputGradient, r1Penalty, r2Penalty } from './penalties.js';
+export type { SpectralNormalized, SpectralOptions } from './spectral.js';
+export { powerIterate, SNConv2d, SNDense } from './spectral.js';
+export type { Critic, GenerateOptions, Generator } from './types.js';
