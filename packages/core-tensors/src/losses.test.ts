@@ -56,6 +56,52 @@ function check(mode: string) {
       tf.dispose([x, l, w, value, gx!, gl!]);
     });
   }
+  for (const reduction of ['none', 'mean'] as const) {
+    it(`${mode}: ${reduction} second derivatives vs float64 (d2/dl2 = s(1 - s), d2/dl dx = -1)`, () => {
+      const x = tf.tensor(X, [2, 4]);
+      const l = tf.tensor(
+        L.map((v) => Math.max(-20, Math.min(20, v))),
+        [2, 4],
+      );
+      const w = tf.tensor([1, 2, 3, 4, 5, 6, 7, 8], [2, 4]);
+      const u = tf.tensor([0.5, -1, 2, 1, 3, -2, 1, 0.25], [2, 4]);
+      const n = reduction === 'mean' ? 8 : 1;
+      // f(c) = sum(u * loss) ('none') or 3 * loss ('mean'); g = sum(w * df/dc)
+      const g = (a: tf.Tensor, b: tf.Tensor, v: tf.Tensor) =>
+        tf.sum(
+          tf.mul(
+            w,
+            tf.grad((c: tf.Tensor) => {
+              const loss = sigmoidCrossEntropyWithLogits(a, c, reduction);
+              return reduction === 'none' ? tf.sum(tf.mul(v, loss)) : tf.mul(loss, 3);
+            })(b),
+          ),
+        );
+      const [ga, gb, gu] =
+        reduction === 'none'
+          ? tf.grads(g)([x, l, u])
+          : [...tf.grads((a: tf.Tensor, b: tf.Tensor) => g(a, b, u))([x, l]), tf.zeros([1])];
+      const s = Array.from(l.dataSync()).map((v) => 1 / (1 + Math.exp(-v)));
+      const uv = Array.from(u.dataSync());
+      const c = (i: number) => (i + 1) * (reduction === 'none' ? uv[i]! : 3 / n);
+      expect(Array.from(gb!.dataSync())).toBeAllclose(
+        s.map((v, i) => c(i) * v * (1 - v)),
+        { rtol: 1e-5, atol: 1e-7 },
+      );
+      expect(Array.from(ga!.dataSync())).toBeAllclose(
+        s.map((_, i) => -c(i)),
+        { rtol: 1e-6, atol: 1e-6 },
+      );
+      if (reduction === 'none') {
+        // d g / d u_i = w_i (s_i - x_i): the gradient through the upstream gradient dy
+        expect(Array.from(gu!.dataSync())).toBeAllclose(
+          s.map((v, i) => (i + 1) * (v - X[i]!)),
+          { rtol: 1e-5, atol: 1e-6 },
+        );
+      }
+      tf.dispose([x, l, w, u, ga!, gb!, gu!]);
+    });
+  }
 }
 
 describe(`sigmoidCrossEntropyWithLogits (native ${native ? 'loaded' : 'not loaded'})`, () => {

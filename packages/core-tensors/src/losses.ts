@@ -55,6 +55,31 @@ function registerGradient(): void {
       };
     },
   });
+  // The gradient kernel's own gradient (second order: RELAX / REBAR and gradient penalties
+  // differentiate through it). out = scale * dy * (sigmoid(logits) - labels).
+  tf.registerGradient({
+    kernelName: SIGMOID_XENT_GRAD,
+    inputsToSave: ['dy', 'labels', 'logits'],
+    gradFunc: (h, saved, attrs) => {
+      const [dy, labels, logits] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const reduction = (attrs as { reduction: Reduction }).reduction;
+      const scale = reductionScale(reduction, logits.size);
+      const hh = h as tf.Tensor;
+      const p = () => tf.sigmoid(logits);
+      const w = () => tf.mul(hh, tf.mul(dy, scale));
+      return {
+        dy: () => {
+          const t = tf.mul(tf.mul(hh, scale), tf.sub(p(), labels));
+          return reduction === 'none' ? t : tf.sum(t);
+        },
+        logits: () => {
+          const q = p();
+          return tf.mul(w(), tf.mul(q, tf.sub(1, q)));
+        },
+        labels: () => tf.neg(w()),
+      };
+    },
+  });
 }
 
 /**
