@@ -11,14 +11,14 @@ export type {
   TrainerHandle,
   ValidationEvent,
 } from './callback.js';
-export type { CheckpointingOptions } from './callbacks/checkpointing.js';
-export { Checkpointing } from './callbacks/checkpointing.js';
+export type { CheckpointCallbackOptions } from './callbacks/checkpointing.js';
+export { CheckpointCallback } from './callbacks/checkpointing.js';
 export { JsonlLogCallback } from './callbacks/jsonl-log.js';
-export { LeakCheck } from './callbacks/leak-check.js';
-export { NanGuard } from './callbacks/nan-guard.js';
+export { LeakCheckCallback } from './callbacks/leak-check.js';
+export { NanGuardCallback } from './callbacks/nan-guard.js';
 export type { ProgressCallbackOptions } from './callbacks/progress.js';
-export { Progress } from './callbacks/progress.js';
-export { Validation } from './callbacks/validation.js';
+export { ProgressCallback } from './callbacks/progress.js';
+export { ValidationCallback } from './callbacks/validation.js';
 export type { CheckpointStore } from './checkpoint.js';
 export {
   checkpointName,

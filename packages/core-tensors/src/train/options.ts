@@ -5,12 +5,12 @@ import { ValueError } from '../errors.js';
 import { isNode } from '../nn/io.js';
 import type { tf } from '../tf.js';
 import type { Callback } from './callback.js';
-import { Checkpointing } from './callbacks/checkpointing.js';
+import { CheckpointCallback } from './callbacks/checkpointing.js';
 import { JsonlLogCallback } from './callbacks/jsonl-log.js';
-import { LeakCheck } from './callbacks/leak-check.js';
-import { NanGuard } from './callbacks/nan-guard.js';
-import { Progress } from './callbacks/progress.js';
-import { Validation } from './callbacks/validation.js';
+import { LeakCheckCallback } from './callbacks/leak-check.js';
+import { NanGuardCallback } from './callbacks/nan-guard.js';
+import { ProgressCallback } from './callbacks/progress.js';
+import { ValidationCallback } from './callbacks/validation.js';
 import { type CheckpointStore, DirectoryCheckpointStore } from './checkpoint.js';
 import type { ParallelOptions } from './parallel.js';
 import type { ProgressInfo, ProgressStream } from './progress.js';
@@ -166,8 +166,8 @@ export function checkpointStoreOf(opts: TrainerOptions<unknown>): CheckpointStor
 /** The built-in callbacks, in hook order. */
 export interface BuiltinCallbacks {
   list: Callback[];
-  checkpointing: Checkpointing | undefined;
-  validation: Validation | undefined;
+  checkpointing: CheckpointCallback | undefined;
+  validation: ValidationCallback | undefined;
 }
 
 /** Builds the built-in callbacks the options configure, then the user's, checking names. */
@@ -175,9 +175,9 @@ export function buildCallbacks(
   opts: TrainerOptions<unknown>,
   store: CheckpointStore | undefined,
 ): BuiltinCallbacks {
-  const list: Callback[] = [new NanGuard(opts.nanGuard)];
+  const list: Callback[] = [new NanGuardCallback(opts.nanGuard)];
   const memoryCheck = opts.memoryCheck ?? 'throw';
-  if (memoryCheck !== 'off') list.push(new LeakCheck(memoryCheck));
+  if (memoryCheck !== 'off') list.push(new LeakCheckCallback(memoryCheck));
   const onStep = opts.onStep;
   if (onStep) {
     list.push({
@@ -195,9 +195,9 @@ export function buildCallbacks(
         }),
     });
   }
-  let checkpointing: Checkpointing | undefined;
+  let checkpointing: CheckpointCallback | undefined;
   if (store || (opts.resume !== undefined && opts.resume !== false)) {
-    checkpointing = new Checkpointing({
+    checkpointing = new CheckpointCallback({
       store,
       ...opts.checkpoint,
       ...(opts.resume !== undefined ? { resume: opts.resume } : {}),
@@ -206,11 +206,11 @@ export function buildCallbacks(
     });
     list.push(checkpointing);
   }
-  const validation = opts.validation ? new Validation(opts.validation) : undefined;
+  const validation = opts.validation ? new ValidationCallback(opts.validation) : undefined;
   if (validation) list.push(validation);
   if (opts.logFile) list.push(new JsonlLogCallback(opts.logFile));
   list.push(
-    new Progress({
+    new ProgressCallback({
       ...opts.progress,
       ...(opts.quiet ? { quiet: true } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),

@@ -54,7 +54,7 @@ import {
   type WorkerMessage,
   waitAsyncFn,
 } from './parallel-protocol.js';
-import type { ReplicaFactory, StepContext, TensorBatch } from './types.js';
+import type { StepContext, TensorBatch } from './types.js';
 
 export type { Replica, ReplicaContext, ReplicaFactory, ShardInfo } from './types.js';
 

@@ -16,8 +16,8 @@ import type {
   StepEndEvent,
   TrainerHandle,
 } from './callback.js';
-import type { Checkpointing } from './callbacks/checkpointing.js';
-import type { Validation } from './callbacks/validation.js';
+import type { CheckpointCallback } from './callbacks/checkpointing.js';
+import type { ValidationCallback } from './callbacks/validation.js';
 import { DirectoryCheckpointStore } from './checkpoint.js';
 import {
   buildCallbacks,
@@ -113,8 +113,8 @@ export class Trainer<B> {
   private readonly params: [string, tf.Variable][];
   private readonly buffers: [string, tf.Variable][];
   private readonly callbacks: Callback[];
-  private readonly checkpointing: Checkpointing | undefined;
-  private readonly validation: Validation | undefined;
+  private readonly checkpointing: CheckpointCallback | undefined;
+  private readonly validation: ValidationCallback | undefined;
   private readonly handle: TrainerHandle;
   private readonly probe: Promise<unknown> | undefined;
   private readonly historyEvery: number;
@@ -183,7 +183,6 @@ export class Trainer<B> {
   }
 
   private makeHandle(): TrainerHandle {
-    // biome-ignore lint/complexity/noUselessThisAlias: the handle's getters read the trainer
     const self = this;
     return {
       get step() {

@@ -23,8 +23,8 @@ import {
 import { applyCheckpoint, decodeCheckpoint, encodeCheckpoint } from '../checkpoint-state.js';
 import { listNames } from '../variables.js';
 
-/** Options of {@link Checkpointing}. */
-export interface CheckpointingOptions {
+/** Options of {@link CheckpointCallback}. */
+export interface CheckpointCallbackOptions {
   /** Where checkpoints go (without one, only `resume` from a path works: nothing is saved). */
   store?: CheckpointStore | undefined;
   /** Save every this many steps (and always at the end). Default: only at the end. */
@@ -53,17 +53,17 @@ export interface CheckpointingOptions {
  *   checkpoint: { dir: 'runs/a', every: 100, keep: 3 }, resume: true });
  * ```
  */
-export class Checkpointing implements Callback, Checkpointer {
+export class CheckpointCallback implements Callback, Checkpointer {
   readonly name = 'checkpointing';
   readonly store: CheckpointStore | undefined;
-  private readonly opts: CheckpointingOptions;
+  private readonly opts: CheckpointCallbackOptions;
   private prepared = false;
   private warnedOptimizer = false;
   private lastSavedStep = -1;
   private _lastCheckpoint: string | undefined;
   private _resumedFrom: string | undefined;
 
-  constructor(opts: CheckpointingOptions) {
+  constructor(opts: CheckpointCallbackOptions) {
     this.opts = opts;
     this.store = opts.store;
   }
@@ -142,7 +142,8 @@ export class Checkpointing implements Callback, Checkpointer {
   /** Writes a checkpoint now (step checkpoints beyond `keep` are removed); returns its location. */
   async save(t: TrainerHandle, reason = 'manual', name = checkpointName(t.step)): Promise<string> {
     const store = this.store;
-    if (!store) throw new ValueError('Trainer.saveCheckpoint: no checkpoint dir or store configured.');
+    if (!store)
+      throw new ValueError('Trainer.saveCheckpoint: no checkpoint dir or store configured.');
     const { files, optimizerError } = await encodeCheckpoint(
       t,
       reason,

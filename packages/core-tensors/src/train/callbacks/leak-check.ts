@@ -13,10 +13,10 @@ import { MemoryLeakError } from '../errors.js';
  *
  * @example
  * ```ts
- * new Trainer({ ...opts, memoryCheck: 'warn' }); // or add `new LeakCheck('warn')` yourself
+ * new Trainer({ ...opts, memoryCheck: 'warn' }); // or add `new LeakCheckCallback('warn')` yourself
  * ```
  */
-export class LeakCheck implements Callback {
+export class LeakCheckCallback implements Callback {
   readonly name = 'leak-check';
   private readonly mode: 'throw' | 'warn';
   private baseline: number | undefined;

@@ -33,7 +33,7 @@ export function describeBadStep(e: Pick<StepEndEvent, 'loss' | 'badGradients' | 
  * new Trainer({ ...opts, nanGuard: { maxConsecutive: 5, onLimit: 'rollback', maxRollbacks: 2 } });
  * ```
  */
-export class NanGuard implements Callback {
+export class NanGuardCallback implements Callback {
   readonly name = 'nan-guard';
   private readonly maxConsecutive: number;
   private readonly opts: NanGuardOptions;

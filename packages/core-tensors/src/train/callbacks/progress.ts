@@ -6,7 +6,7 @@ import type { Callback, FitEndEvent, StepEndEvent, TrainerHandle } from '../call
 import { type ProgressInfo, type ProgressOptions, ProgressReporter } from '../progress.js';
 import { type Accumulator, emptyAcc } from '../types.js';
 
-/** Options of {@link Progress}. */
+/** Options of {@link ProgressCallback}. */
 export interface ProgressCallbackOptions extends ProgressOptions {
   /** Print nothing (`onProgress` is still called). */
   quiet?: boolean;
@@ -28,7 +28,7 @@ function now(): number {
  * new Trainer({ ...opts, progress: { stream: process.stdout, everySteps: 100 } });
  * ```
  */
-export class Progress implements Callback {
+export class ProgressCallback implements Callback {
   readonly name = 'progress';
   private readonly opts: ProgressCallbackOptions;
   private reporter: ProgressReporter | undefined;

@@ -20,7 +20,7 @@ import type { BestMetric, ValidationEntry, ValidationOptions } from '../types.js
  *   monitor: 'nll', patience: 5 } });
  * ```
  */
-export class Validation implements Callback {
+export class ValidationCallback implements Callback {
   readonly name = 'validation';
   /** Every validation result so far (across resumes). */
   entries: ValidationEntry[] = [];
