@@ -1,4 +1,10 @@
 /**
+ * @deprecated A near-copy of core's `encodePng` / `imageGrid` / `saveImageGrid`, kept only until
+ * the `autoregressive` suite's `sampleGrid` switches to core (then delete this file). The same
+ * pixels come from core (checked equal, pixel for pixel):
+ * `saveImageGrid(path, tf.image.resizeNearestNeighbor(x.reshape([n, 28, 28, 1]), [56, 56]),
+ * { cols, padding: 2, padValue: 128 / 255 })` for `imageGrid(x, n, 28, 28, { cols, scale: 2, gap: 2 })`.
+ *
  * A small dependency-free PNG encoder (8-bit greyscale or RGB, zlib from node:zlib) and an image
  * grid helper, for the benchmark's sample figures.
  */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
-import { ratioOf, type SuiteResult, writeSuite } from './report.js';
+import { ratioOf, type SuiteResult, writeFigure, writeSuite } from './report.js';
 import { makeConvStep, makeMlpStep } from './suites/kernels.js';
 
 describe('results files and REPORT.md', () => {
@@ -34,6 +34,14 @@ describe('results files and REPORT.md', () => {
     expect(md).toContain('| `a-step` | 20.000 | ms | pytorch | 5.000 | 4.000 |');
     expect(md).toContain('| `b-step` | 3.000 | ms | — | — | — |');
     expect(md).toContain('- a note');
+    await rm(dir, { recursive: true });
+  });
+  it('writeFigure writes <dir>/figures/<file> and returns the entry for `figures`', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dgm-bench-'));
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg"></svg>\n';
+    const fig = await writeFigure(dir, 'a.svg', 'A', svg);
+    expect(fig).toEqual({ title: 'A', path: 'figures/a.svg' });
+    expect(await readFile(join(dir, fig.path), 'utf8')).toBe(svg);
     await rm(dir, { recursive: true });
   });
   it('ratioOf is null without a positive peer value', () => {

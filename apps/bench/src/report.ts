@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { saveSvg } from '@dgm-js/core-tensors';
 
 /** One measured quantity. `ratio` = ours / peer for costs measured in the same run. */
 export interface Row {
@@ -9,6 +10,12 @@ export interface Row {
   peer: { name: string; value: number } | null;
   ratio: number | null;
   note?: string;
+}
+
+/** A figure of a suite: its caption and its path relative to the results directory. */
+export interface Figure {
+  title: string;
+  path: string;
 }
 
 /** A suite's results file, `results/<suite>.json`. */
@@ -21,13 +28,32 @@ export interface SuiteResult {
   /** Free-form facts the report prints under the table (kernels used, data, settings). */
   notes?: string[];
   /** Figures written next to the results, relative to the results directory. */
-  figures?: { title: string; path: string }[];
+  figures?: Figure[];
 }
 
 /** Ratio ours/peer where both exist and are positive; lower is better for costs. */
 export function ratioOf(ours: number, peer: number | undefined | null): number | null {
   if (peer === undefined || peer === null || !(peer > 0) || !Number.isFinite(ours)) return null;
   return ours / peer;
+}
+
+/**
+ * Writes an SVG figure (e.g. from core's `plotSvg`) to `<resultsDir>/figures/<file>` and returns
+ * its entry for a suite's `figures`.
+ *
+ * @example
+ * ```ts
+ * figures.push(await writeFigure(resultsDir, 'loss.svg', 'training loss', plotSvg(series)));
+ * ```
+ */
+export async function writeFigure(
+  resultsDir: string,
+  file: string,
+  title: string,
+  svg: string,
+): Promise<Figure> {
+  await saveSvg(join(resultsDir, 'figures', file), svg);
+  return { title, path: `figures/${file}` };
 }
 
 async function writeAtomic(path: string, text: string): Promise<void> {

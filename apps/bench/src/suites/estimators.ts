@@ -10,7 +10,7 @@
  * 4. Unbiasedness table against exact enumeration on small Bernoulli / categorical problems.
  * Plus estimator throughput for the lecture example beside a PyTorch peer.
  */
-import { adam, initBackend, Rng, tf } from '@dgm-js/core-tensors';
+import { adam, initBackend, plotSvg, Rng, tf } from '@dgm-js/core-tensors';
 import {
   arm,
   bernoulliLatent,
@@ -34,8 +34,8 @@ import {
   straightThroughGumbelSoftmax,
 } from '@dgm-js/estimators';
 import { runPeer, torchVersion } from '../peer.js';
-import { linePlot, writeFigure } from '../plot.js';
-import { type Row, ratioOf, type SuiteResult } from '../report.js';
+import { type Figure, type SuiteResult, writeFigure } from '../report.js';
+import { peerLabel, RowTable } from '../rows.js';
 import { progress } from '../timing.js';
 import type { Profile, Suite } from './types.js';
 
@@ -137,21 +137,9 @@ export const estimatorsSuite: Suite = {
       progress(`peer failed: ${e.message}`);
       return null;
     });
-    const peerName = peer ? `pytorch-${peer.torch}-1thread` : '';
-    const rows: Row[] = [];
+    const results = new RowTable({ peer: peerLabel(peer) });
     const notes: string[] = [];
-    const figures: { title: string; path: string }[] = [];
-    const add = (name: string, value: number, unit: string, note?: string, peerValue?: number) => {
-      const row: Row = {
-        name,
-        value,
-        unit,
-        peer: peer && peerValue !== undefined ? { name: peerName, value: peerValue } : null,
-        ratio: peer && peerValue !== undefined ? ratioOf(value, peerValue) : null,
-      };
-      if (note) row.note = note;
-      rows.push(row);
-    };
+    const figures: Figure[] = [];
 
     // 1. Lecture example --------------------------------------------------------------------
     const lecture: Record<string, [number, number][]> = { reinforce: [], reparam: [] };
@@ -167,21 +155,19 @@ export const estimatorsSuite: Suite = {
         });
         const analytic = ANALYTIC_VAR[key]! / n;
         const pv = peer?.lecture[key]?.[String(n)];
-        add(
-          `lecture/${key}/mean/N=${n}`,
-          s.mean[0]!,
-          'd/dtheta',
-          `true gradient 4; standard error ${fmt(s.stderr[0]!)} over ${lectureRepeats} repeats`,
-          pv?.mean,
+        results.add(`lecture/${key}/mean/N=${n}`, s.mean[0]!, 'd/dtheta', {
+          note: `true gradient 4; standard error ${fmt(s.stderr[0]!)} over ${lectureRepeats} repeats`,
+          peer: pv?.mean,
+        });
+        results.add(`lecture/${key}/var/N=${n}`, s.variance[0]!, 'variance', {
+          note: `analytic ${ANALYTIC_VAR[key]}/N = ${fmt(analytic)}; measured/analytic ${fmt(s.variance[0]! / analytic, 3)} (sd of that ratio over ${lectureRepeats} repeats ~ ${fmt(Math.sqrt(2 / (lectureRepeats - 1)), 2)})`,
+          peer: pv?.var,
+        });
+        results.add(
+          `lecture/${key}/var-ratio/N=${n}`,
+          s.variance[0]! / analytic,
+          'measured/analytic',
         );
-        add(
-          `lecture/${key}/var/N=${n}`,
-          s.variance[0]!,
-          'variance',
-          `analytic ${ANALYTIC_VAR[key]}/N = ${fmt(analytic)}; measured/analytic ${fmt(s.variance[0]! / analytic, 3)} (sd of that ratio over ${lectureRepeats} repeats ~ ${fmt(Math.sqrt(2 / (lectureRepeats - 1)), 2)})`,
-          pv?.var,
-        );
-        add(`lecture/${key}/var-ratio/N=${n}`, s.variance[0]! / analytic, 'measured/analytic');
         lecture[key]!.push([n, s.variance[0]!]);
         progress(
           `lecture ${key} N=${n}: mean ${fmt(s.mean[0]!)} var ${fmt(s.variance[0]!)} (analytic ${fmt(analytic)})`,
@@ -200,26 +186,20 @@ export const estimatorsSuite: Suite = {
           rng: new Rng(77),
         },
       );
-      add(`lecture/reinforce-b7/mean/N=${n}`, s.mean[0]!, 'd/dtheta', 'true gradient 4');
-      add(
-        `lecture/reinforce-b7/var/N=${n}`,
-        s.variance[0]!,
-        'variance',
-        `constant baseline b = 7: analytic ((4-b)^2 + 6(4-b) + 47)/N = 38/N = ${fmt(38 / n)}; measured/analytic ${fmt((s.variance[0]! * n) / 38, 3)}`,
-      );
+      results.add(`lecture/reinforce-b7/mean/N=${n}`, s.mean[0]!, 'd/dtheta', {
+        note: 'true gradient 4',
+      });
+      results.add(`lecture/reinforce-b7/var/N=${n}`, s.variance[0]!, 'variance', {
+        note: `constant baseline b = 7: analytic ((4-b)^2 + 6(4-b) + 47)/N = 38/N = ${fmt(38 / n)}; measured/analytic ${fmt((s.variance[0]! * n) / 38, 3)}`,
+      });
     }
     figures.push(
       await writeFigure(
         resultsDir,
         'estimators-lecture-variance.svg',
         'Lecture example: variance of the N-sample gradient estimate',
-        linePlot({
-          title: `d/dθ E[x²], x~N(θ,1), θ=2: variance over ${lectureRepeats} repeats`,
-          xLabel: 'N (samples per estimate)',
-          yLabel: 'variance of the estimate',
-          xLog: true,
-          yLog: true,
-          series: [
+        plotSvg(
+          [
             {
               name: 'REINFORCE (measured)',
               points: lecture.reinforce!,
@@ -242,7 +222,14 @@ export const estimatorsSuite: Suite = {
               color: '#1f77b4',
             },
           ],
-        }),
+          {
+            title: `d/dθ E[x²], x~N(θ,1), θ=2: variance over ${lectureRepeats} repeats`,
+            xLabel: 'N (samples per estimate)',
+            yLabel: 'variance of the estimate',
+            logX: true,
+            logY: true,
+          },
+        ),
       ),
     );
 
@@ -254,20 +241,14 @@ export const estimatorsSuite: Suite = {
       const n = 1000;
       const batched = throughput(make(), n, 100, quick ? 10 : 40);
       const single = throughput(make(), n, 1, quick ? 30 : 200);
-      add(
-        `throughput/lecture/${key}/N=${n}/batched-100`,
-        batched,
-        'estimates/s',
-        '100 estimates of N samples per vectorised call (forward + backward + read-back)',
-        peer?.throughput[key]?.batched,
-      );
-      add(
-        `throughput/lecture/${key}/N=${n}/single`,
-        single,
-        'estimates/s',
-        'one estimate per call: dominated by per-op overhead',
-        peer?.throughput[key]?.single,
-      );
+      results.add(`throughput/lecture/${key}/N=${n}/batched-100`, batched, 'estimates/s', {
+        note: '100 estimates of N samples per vectorised call (forward + backward + read-back)',
+        peer: peer?.throughput[key]?.batched,
+      });
+      results.add(`throughput/lecture/${key}/N=${n}/single`, single, 'estimates/s', {
+        note: 'one estimate per call: dominated by per-op overhead',
+        peer: peer?.throughput[key]?.single,
+      });
       progress(`throughput ${key}: batched ${fmt(batched)} /s, single ${fmt(single)} /s`);
     }
 
@@ -322,32 +303,23 @@ export const estimatorsSuite: Suite = {
         variance.push([tau, s.totalVariance]);
         stBias.push([tau, st.biasNorm!]);
         stVariance.push([tau, st.totalVariance]);
-        add(
-          `gumbel-softmax/tau=${tau}/max-component`,
-          mc,
-          'E[max_k y_k]',
-          `1 = one-hot, 1/${c} = ${fmt(1 / c)} uniform point; L1 distance of E[y] from p: ${fmt(meanErr, 3)}`,
-        );
-        add(`gumbel-softmax/tau=${tau}/l1-to-uniform`, du, 'E|y - 1/C|_1');
-        add(
-          `gumbel-softmax/tau=${tau}/bias`,
-          s.biasNorm!,
-          '|E[g] - grad|',
-          `max |z| ${fmt(s.maxAbsZ!, 3)} over ${repeats} repeats`,
-        );
-        add(`gumbel-softmax/tau=${tau}/variance`, s.totalVariance, 'tr Cov(g)');
-        add(`st-gumbel-softmax/tau=${tau}/bias`, st.biasNorm!, '|E[g] - grad|');
-        add(`st-gumbel-softmax/tau=${tau}/variance`, st.totalVariance, 'tr Cov(g)');
+        results.add(`gumbel-softmax/tau=${tau}/max-component`, mc, 'E[max_k y_k]', {
+          note: `1 = one-hot, 1/${c} = ${fmt(1 / c)} uniform point; L1 distance of E[y] from p: ${fmt(meanErr, 3)}`,
+        });
+        results.add(`gumbel-softmax/tau=${tau}/l1-to-uniform`, du, 'E|y - 1/C|_1');
+        results.add(`gumbel-softmax/tau=${tau}/bias`, s.biasNorm!, '|E[g] - grad|', {
+          note: `max |z| ${fmt(s.maxAbsZ!, 3)} over ${repeats} repeats`,
+        });
+        results.add(`gumbel-softmax/tau=${tau}/variance`, s.totalVariance, 'tr Cov(g)');
+        results.add(`st-gumbel-softmax/tau=${tau}/bias`, st.biasNorm!, '|E[g] - grad|');
+        results.add(`st-gumbel-softmax/tau=${tau}/variance`, st.totalVariance, 'tr Cov(g)');
         progress(
           `gumbel-softmax tau=${tau}: E[max y] ${fmt(mc)} bias ${fmt(s.biasNorm!)} var ${fmt(s.totalVariance)}`,
         );
       }
-      add(
-        'gumbel-softmax/reinforce-reference/variance',
-        sf.totalVariance,
-        'tr Cov(g)',
-        'REINFORCE, 1 sample, same problem (unbiased)',
-      );
+      results.add('gumbel-softmax/reinforce-reference/variance', sf.totalVariance, 'tr Cov(g)', {
+        note: 'REINFORCE, 1 sample, same problem (unbiased)',
+      });
       notes.push(
         `gumbel-softmax sweep: one categorical over ${c} classes, p = [${probs.join(', ')}], f(z) = (z . [1..5] - 3.2)^2, 1 sample per estimate, ${repeats} repeats; sample statistics over ${sampleN} relaxed samples`,
       );
@@ -356,13 +328,8 @@ export const estimatorsSuite: Suite = {
           resultsDir,
           'estimators-gs-samples.svg',
           'Gumbel-Softmax samples vs temperature',
-          linePlot({
-            title: 'Gumbel-Softmax samples: one-hot as τ→0, uniform as τ→∞',
-            legend: 'bottom-left',
-            xLabel: 'temperature τ',
-            yLabel: 'sample statistic',
-            xLog: true,
-            series: [
+          plotSvg(
+            [
               { name: 'E[max_k y_k] (1 = one-hot)', points: maxComp },
               { name: 'E|y - 1/C|_1 (0 = uniform point)', points: distUniform },
               {
@@ -375,20 +342,21 @@ export const estimatorsSuite: Suite = {
                 markers: false,
               },
             ],
-          }),
+            {
+              title: 'Gumbel-Softmax samples: one-hot as τ→0, uniform as τ→∞',
+              legend: 'bottom-left',
+              xLabel: 'temperature τ',
+              yLabel: 'sample statistic',
+              logX: true,
+            },
+          ),
         ),
         await writeFigure(
           resultsDir,
           'estimators-gs-bias-variance.svg',
           'Gumbel-Softmax gradient bias and variance vs temperature',
-          linePlot({
-            title: 'Gumbel-Softmax gradient: bias vs variance',
-            legend: 'bottom-left',
-            xLabel: 'temperature τ',
-            yLabel: 'bias norm / total variance',
-            xLog: true,
-            yLog: true,
-            series: [
+          plotSvg(
+            [
               { name: 'GS bias |E[g] - ∇|', points: bias },
               { name: 'GS variance tr Cov(g)', points: variance },
               { name: 'ST-GS bias', points: stBias, dashed: true },
@@ -403,7 +371,15 @@ export const estimatorsSuite: Suite = {
                 markers: false,
               },
             ],
-          }),
+            {
+              title: 'Gumbel-Softmax gradient: bias vs variance',
+              legend: 'bottom-left',
+              xLabel: 'temperature τ',
+              yLabel: 'bias norm / total variance',
+              logX: true,
+              logY: true,
+            },
+          ),
         ),
       );
     }
@@ -478,25 +454,16 @@ export const estimatorsSuite: Suite = {
           trainMs += performance.now() - ts;
         }
         const th = theta.dataSync()[0]!;
-        add(
-          `relax-toy/${name}/final-loss`,
-          lossOf(th),
-          'E[(b - 0.499)^2]',
-          `optimum ${fmt(target ** 2, 6)} (theta -> -inf); start ${fmt(lossOf(0), 6)}`,
-        );
-        add(`relax-toy/${name}/final-theta`, th, 'theta');
-        add(
-          `relax-toy/${name}/mean-log10-variance`,
-          varSum / varCount,
-          'log10 Var(g)',
-          `gradient variance at the current theta, ${varRepeats} repeats every ${every} steps`,
-        );
-        add(
-          `relax-toy/${name}/steps-per-s`,
-          steps / (trainMs / 1000),
-          'steps/s',
-          '1 sample per step, Adam on theta (and the estimator state update)',
-        );
+        results.add(`relax-toy/${name}/final-loss`, lossOf(th), 'E[(b - 0.499)^2]', {
+          note: `optimum ${fmt(target ** 2, 6)} (theta -> -inf); start ${fmt(lossOf(0), 6)}`,
+        });
+        results.add(`relax-toy/${name}/final-theta`, th, 'theta');
+        results.add(`relax-toy/${name}/mean-log10-variance`, varSum / varCount, 'log10 Var(g)', {
+          note: `gradient variance at the current theta, ${varRepeats} repeats every ${every} steps`,
+        });
+        results.add(`relax-toy/${name}/steps-per-s`, steps / (trainMs / 1000), 'steps/s', {
+          note: '1 sample per step, Adam on theta (and the estimator state update)',
+        });
         lossCurves.push({ name, points: loss });
         varCurves.push({ name, points: logVar });
         progress(
@@ -514,11 +481,8 @@ export const estimatorsSuite: Suite = {
           resultsDir,
           'estimators-relax-toy-loss.svg',
           'RELAX toy: loss during training',
-          linePlot({
-            title: `RELAX toy: E[(b - ${target})²] during training`,
-            xLabel: 'step',
-            yLabel: 'loss (exact expectation)',
-            series: [
+          plotSvg(
+            [
               ...lossCurves.map((c) => ({ ...c, markers: false })),
               {
                 name: `optimum ${target ** 2}`,
@@ -531,20 +495,27 @@ export const estimatorsSuite: Suite = {
                 color: '#000',
               },
             ],
-          }),
+            {
+              title: `RELAX toy: E[(b - ${target})²] during training`,
+              xLabel: 'step',
+              yLabel: 'loss (exact expectation)',
+            },
+          ),
         ),
         await writeFigure(
           resultsDir,
           'estimators-relax-toy-variance.svg',
           'RELAX toy: gradient variance during training',
-          linePlot({
-            title: 'RELAX toy: variance of the gradient estimate',
-            legend: 'bottom-right',
-            xLabel: 'step',
-            yLabel: 'Var(g) at the current θ',
-            yLog: true,
-            series: varCurves.map((c) => ({ ...c, markers: false })),
-          }),
+          plotSvg(
+            varCurves.map((c) => ({ ...c, markers: false })),
+            {
+              title: 'RELAX toy: variance of the gradient estimate',
+              legend: 'bottom-right',
+              xLabel: 'step',
+              yLabel: 'Var(g) at the current θ',
+              logY: true,
+            },
+          ),
         ),
       );
     }
@@ -583,26 +554,17 @@ export const estimatorsSuite: Suite = {
             rng: new Rng(31),
           });
           const z = name === 'exact' ? 0 : s.maxAbsZ!;
-          add(
-            `unbiased/${problem.name}/${name}/max-z`,
-            z,
-            'max |bias|/stderr',
-            unbiased
+          results.add(`unbiased/${problem.name}/${name}/max-z`, z, 'max |bias|/stderr', {
+            note: unbiased
               ? 'unbiased: expect below ~3.5 (per-parameter z-scores are ~N(0,1))'
               : 'biased: the z-score grows with the repeats',
-          );
-          add(
-            `unbiased/${problem.name}/${name}/bias-norm`,
-            s.biasNorm!,
-            '|E[g] - grad|',
-            `|grad| = ${fmt(Math.hypot(...s.exact!))}`,
-          );
-          add(
-            `unbiased/${problem.name}/${name}/variance`,
-            s.totalVariance,
-            'tr Cov(g)',
-            `${samples} samples per estimate (arm/disarm: ${samples} antithetic pairs)`,
-          );
+          });
+          results.add(`unbiased/${problem.name}/${name}/bias-norm`, s.biasNorm!, '|E[g] - grad|', {
+            note: `|grad| = ${fmt(Math.hypot(...s.exact!))}`,
+          });
+          results.add(`unbiased/${problem.name}/${name}/variance`, s.totalVariance, 'tr Cov(g)', {
+            note: `${samples} samples per estimate (arm/disarm: ${samples} antithetic pairs)`,
+          });
           progress(
             `unbiased ${problem.name} ${name}: max z ${fmt(z, 3)} bias ${fmt(s.biasNorm!, 3)} var ${fmt(s.totalVariance, 3)}`,
           );
@@ -625,7 +587,7 @@ export const estimatorsSuite: Suite = {
       profile,
       backend: info.name,
       date: new Date().toISOString(),
-      rows,
+      rows: results.rows,
       notes,
       figures,
     };

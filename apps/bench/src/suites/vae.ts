@@ -26,7 +26,8 @@ import {
   type VAE,
 } from '@dgm-js/vae';
 import { runPeer, torchVersion } from '../peer.js';
-import { type Row, ratioOf, type SuiteResult } from '../report.js';
+import type { Figure, SuiteResult } from '../report.js';
+import { peerLabel, RowTable } from '../rows.js';
 import { medianMs, progress } from '../timing.js';
 import type { Profile, Suite } from './types.js';
 
@@ -153,26 +154,8 @@ export const vaeSuite: Suite = {
     const S = SETTINGS[profile];
     const figDir = join(resultsDir, 'vae');
     await mkdir(figDir, { recursive: true });
-    const rows: Row[] = [];
     const notes: string[] = [];
-    const figures: { title: string; path: string }[] = [];
-    const add = (
-      name: string,
-      value: number,
-      unit: string,
-      note?: string,
-      peer?: { name: string; value: number },
-    ) => {
-      const row: Row = {
-        name,
-        value,
-        unit,
-        peer: peer ?? null,
-        ratio: peer ? ratioOf(value, peer.value) : null,
-      };
-      if (note) row.note = note;
-      rows.push(row);
-    };
+    const figures: Figure[] = [];
 
     progress(
       torchVersion()
@@ -185,6 +168,7 @@ export const vaeSuite: Suite = {
         return null;
       },
     );
+    const results = new RowTable({ peer: peerLabel(peer) });
 
     // data: training on dynamically binarized MNIST, test on one fixed stochastic binarization
     const splits = await loadBinarizedMnist({ binarization: 'dynamic', seed: 0, flat: true });
@@ -220,23 +204,18 @@ export const vaeSuite: Suite = {
         seed: 6,
       });
       const trained = `${run.label} objective, ${S.gaussSteps} steps (${secs.toFixed(0)} s)`;
-      add(
-        `${run.key}/test-neg-elbo`,
-        -elbo.mean,
-        'nats',
-        `± ${elbo.stderr.toFixed(2)} (s.e., ${elbo.n} test images); ${trained}`,
-      );
-      add(
-        `${run.key}/test-nll-iwae`,
-        -ll.mean,
-        'nats',
-        `IWAE k=${S.iwaeK} estimate ± ${ll.stderr.toFixed(2)} (s.e., ${ll.n} test images); ${trained}` +
+      results.add(`${run.key}/test-neg-elbo`, -elbo.mean, 'nats', {
+        note: `± ${elbo.stderr.toFixed(2)} (s.e., ${elbo.n} test images); ${trained}`,
+      });
+      results.add(`${run.key}/test-nll-iwae`, -ll.mean, 'nats', {
+        note:
+          `IWAE k=${S.iwaeK} estimate ± ${ll.stderr.toFixed(2)} (s.e., ${ll.n} test images); ${trained}` +
           (run.key === 'gaussian-vae'
             ? '; reference: <= 89.9 (Rezende & Mohamed 2015, 1 layer, 400 units, 40 latents, fully trained)'
             : run.key === 'gaussian-vae-iwae-k50'
               ? '; reference: IWAE k=50 1-layer 84.78 (Burda et al. 2016, fully trained, 2-layer nets)'
               : ''),
-      );
+      });
       if (run.key === 'gaussian-vae') gaussMain = vae;
       else vae.dispose();
     }
@@ -304,14 +283,11 @@ export const vaeSuite: Suite = {
         const elbo = await evaluateElbo(vae, testX, { seed: 5, batchSize: 500 });
         jang[family]![name] = -elbo.mean;
         const paper = PAPER[family][name];
-        add(
-          `jang/${family}/${name}/test-neg-elbo`,
-          -elbo.mean,
-          'nats',
-          `± ${elbo.stderr.toFixed(2)} (s.e.); ${S.jangSteps} steps (${secs.toFixed(0)} s); paper (Jang et al. 2017 Table 1): ${
+        results.add(`jang/${family}/${name}/test-neg-elbo`, -elbo.mean, 'nats', {
+          note: `± ${elbo.stderr.toFixed(2)} (s.e.); ${S.jangSteps} steps (${secs.toFixed(0)} s); paper (Jang et al. 2017 Table 1): ${
             paper === undefined ? `not in the table (${PAPER_OTHERS[family]})` : paper.toFixed(1)
           }`,
-        );
+        });
         if (family === 'categorical' && name === 'gumbel-softmax') {
           await saveSampleGrid(vae, join(figDir, 'categorical-gumbel-samples.png'), 64, {
             imageShape: [28, 28],
@@ -327,14 +303,12 @@ export const vaeSuite: Suite = {
       }
       const gs = jang[family]!['gumbel-softmax']!;
       const sf = jang[family]!['score-function']!;
-      add(
-        `jang/${family}/score-function-minus-gumbel-softmax`,
-        sf - gs,
-        'nats',
-        sf > gs
-          ? 'Gumbel-Softmax beats the score function (positive), the ordering of the paper'
-          : 'Gumbel-Softmax did NOT beat the score function on this budget (the paper has it better)',
-      );
+      results.add(`jang/${family}/score-function-minus-gumbel-softmax`, sf - gs, 'nats', {
+        note:
+          sf > gs
+            ? 'Gumbel-Softmax beats the score function (positive), the ordering of the paper'
+            : 'Gumbel-Softmax did NOT beat the score function on this budget (the paper has it better)',
+      });
     }
     notes.push(
       `jang: 784-512-256 ReLU MLPs (decoder mirrored), ${S.jangSteps} steps per estimator on the same batches, seeds and initial weights; ` +
@@ -350,7 +324,6 @@ export const vaeSuite: Suite = {
     const x = tf.tidy(() =>
       tf.cast(tf.less(tf.randomUniform([S.batch, 784], 0, 1, 'float32', 11), 0.3), 'float32'),
     );
-    const peerName = peer ? `pytorch-${peer.torch}-1thread` : '';
     for (const [key, make, peerValue] of [
       [
         'throughput/gaussian-vae/train',
@@ -383,13 +356,10 @@ export const vaeSuite: Suite = {
         3,
         S.throughputSteps,
       );
-      add(
-        key,
-        (S.batch / ms) * 1000,
-        'examples/s',
-        `batch ${S.batch}, one Adam step incl. loss read-back, median of ${S.throughputSteps}; ratio > 1 means faster than the peer`,
-        peerValue === undefined ? undefined : { name: peerName, value: peerValue },
-      );
+      results.add(key, (S.batch / ms) * 1000, 'examples/s', {
+        note: `batch ${S.batch}, one Adam step incl. loss read-back, median of ${S.throughputSteps}; ratio > 1 means faster than the peer`,
+        peer: peerValue,
+      });
       opt.dispose();
       vae.dispose();
     }
@@ -405,7 +375,7 @@ export const vaeSuite: Suite = {
       profile,
       backend: info.name,
       date: new Date().toISOString(),
-      rows,
+      rows: results.rows,
       notes,
       figures,
     };
