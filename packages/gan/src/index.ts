@@ -20,6 +20,12 @@ export {
   safeSigmoid,
   safeTanh,
 } from './activations.js';
+export type {
+  ConvTranspose2dOptions,
+  DcganCriticOptions,
+  DcganGeneratorOptions,
+} from './dcgan.js';
+export { ConvTranspose2d, DcganCritic, DcganGenerator } from './dcgan.js';
 export type { GanLoss, GanLossName } from './losses.js';
 export {
   ganLoss,

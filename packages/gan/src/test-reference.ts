@@ -1,3 +1,7 @@
+import { Rng, tf } from '@dgm-js/core-tensors';
+import { allclose } from '@dgm-js/test-utils';
+import { type CriticFn, gradientPenalty, r1Penalty, r2Penalty } from './penalties.js';
+
 /**
  * Test helper (not exported by the package): critics re-implemented in plain float64 JavaScript
  * with their input gradient by hand-written backpropagation, and the penalties on top, so a
@@ -219,3 +223,84 @@ export function centralDifferences(
     return out;
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// The penalty check shared by the penalty tests: autodiff gradient of a penalty with respect to
+// the critic's variables vs central differences of a float64 reference of the same penalty.
+
+export type Pen = 'gp' | 'r1' | 'r2';
+export const D = 3;
+export const N = 3;
+
+export function rows(t: tf.Tensor): Float64Array[] {
+  const v = t.dataSync();
+  const d = t.size / t.shape[0]!;
+  return Array.from({ length: t.shape[0]! }, (_, i) =>
+    Float64Array.from(v.subarray(i * d, (i + 1) * d)),
+  );
+}
+
+export interface Case {
+  vars: tf.Variable[];
+  score: CriticFn;
+  /** The reference penalty at the current values of `params` (float64 copies of `vars`). */
+  ref: (params: Float64Array[], points: Float64Array[], pen: Pen) => number;
+  /** One example's shape. Default [D]. */
+  inputShape?: number[];
+}
+
+/** Autodiff gradient of the penalty vs central differences of the float64 reference. */
+export function checkPenalty(
+  c: Case,
+  pen: Pen,
+  seed: number,
+): { pass: boolean; message: string; relErr: number } {
+  const rng = new Rng(seed);
+  const shape = [N, ...(c.inputShape ?? [D])];
+  const real = tf.randomNormal(shape, 0, 1, 'float32', rng.next());
+  const fake = tf.randomNormal(shape, 0.5, 1.5, 'float32', rng.next());
+  const eps = tf.randomUniform([N], 0, 1, 'float32', rng.next());
+  const weight = 10;
+  const { grads } = tf.variableGrads(() => {
+    if (pen === 'gp') return gradientPenalty(c.score, real, fake, { epsilon: eps, weight });
+    return (pen === 'r1' ? r1Penalty : r2Penalty)(c.score, pen === 'r1' ? real : fake, {
+      gamma: weight,
+    });
+  }, c.vars);
+  const e = eps.dataSync();
+  const r = rows(real);
+  const f = rows(fake);
+  const points =
+    pen === 'gp'
+      ? f.map((fi, i) => fi.map((v, j) => v + e[i]! * (r[i]![j]! - v)))
+      : pen === 'r1'
+        ? r
+        : f;
+  const params = c.vars.map((v) => Float64Array.from(v.dataSync()));
+  const fd = centralDifferences(() => c.ref(params, points, pen), params);
+  // a variable the penalty does not depend on (the last bias) gets no gradient: zero
+  const ad = c.vars.map((v) =>
+    grads[v.name] ? Array.from(grads[v.name]!.dataSync()) : new Array<number>(v.size).fill(0),
+  );
+  tf.dispose([real, fake, eps]);
+  tf.dispose(grads);
+  const flatFd = fd.flatMap((a) => Array.from(a));
+  const flatAd = ad.flat();
+  const scale = Math.max(...flatFd.map(Math.abs));
+  const relErr =
+    Math.sqrt(flatAd.reduce((s, a, i) => s + (a - flatFd[i]!) ** 2, 0)) /
+    Math.sqrt(flatFd.reduce((s, b) => s + b * b, 0));
+  const res = allclose(flatAd, flatFd, { rtol: 2e-3, atol: 1e-4 * scale });
+  return { ...res, relErr };
+}
+
+export const refPen = (
+  score: (x: Float64Array) => { s: number; g: Float64Array },
+  points: Float64Array[],
+  pen: Pen,
+) =>
+  refPenalty(
+    pen === 'gp' ? 'gp' : 'r1',
+    points.map((p) => score(p).g),
+    { weight: 10 },
+  );
