@@ -6,6 +6,7 @@
  */
 import {
   broadcastShapes,
+  checkRng,
   DgmError,
   type Distribution,
   fmtShape,
@@ -116,12 +117,8 @@ export function contextBatchShape(
  * ```
  */
 export function drawShape(opts: SampleOptions | undefined, who: string): number[] {
-  if (!opts || typeof opts !== 'object' || typeof opts.rng?.next !== 'function') {
-    throw new ValueError(
-      `${who}: options.rng (an Rng) is required, e.g. sample({ sampleShape: [n], rng: new Rng(0) }).`,
-    );
-  }
-  const s = opts.sampleShape ?? [];
+  checkRng(opts?.rng, who);
+  const s = opts?.sampleShape ?? [];
   if (!Array.isArray(s) || !s.every((d) => Number.isInteger(d) && d >= 1)) {
     throw new ValueError(
       `${who}: sampleShape must be a list of positive integers (numbers of draws), got ${JSON.stringify(s)}.`,

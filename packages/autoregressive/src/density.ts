@@ -27,13 +27,6 @@ import type { ConditionalSampleOptions } from './conditioned.js';
  */
 export type DensityModel = Distribution;
 
-/** Checks that `n` is a positive integer. */
-export function checkSampleCount(n: number, who: string): void {
-  if (!Number.isInteger(n) || n < 1) {
-    throw new ValueError(`${who}: n (the number of samples) must be a positive integer, got ${n}.`);
-  }
-}
-
 /**
  * Checks a context against a model's context shape: present exactly when the model is
  * conditional, shape `[batch, ...contextShape]` with batch equal to `batch` (or 1 when

@@ -5,6 +5,7 @@
 import {
   fmtShape,
   gumbelNoise,
+  HALF_LOG_2PI,
   logSoftmax,
   type Rng,
   ShapeError,
@@ -13,8 +14,6 @@ import {
   ValueError,
 } from '@dgm-js/core-tensors';
 import { checkFinite, checkLevels } from './density.js';
-
-const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
 /** The conditional p(x_d | x_<d) of each dimension, as a MADE or sequence-model head. */
 export type HeadSpec =

@@ -6,6 +6,8 @@
 import {
   type Activation,
   type ActivationFn,
+  checkInt,
+  checkRng,
   Dense,
   fmtShape,
   getActivation,
@@ -16,7 +18,7 @@ import {
   tf,
   ValueError,
 } from '@dgm-js/core-tensors';
-import { checkContext, checkSampleCount } from './density.js';
+import { checkContext } from './density.js';
 import {
   degreeMask,
   type HiddenDegrees,
@@ -63,12 +65,6 @@ export interface MadeNetOptions {
   maskSeed?: number;
 }
 
-function checkCount(v: number, what: string, who: string, min = 1): void {
-  if (!Number.isInteger(v) || v < min) {
-    throw new ValueError(`${who}: ${what} must be an integer >= ${min}, got ${v}.`);
-  }
-}
-
 /**
  * The MADE network: a stack of {@link MaskedDense} layers whose masks make output d (its
  * `paramsPerDim` values) depend only on the inputs of the dimensions before d in the
@@ -108,19 +104,19 @@ export class MadeNet extends Module {
     super('MadeNet');
     const who = 'MadeNet';
     if (!opts || typeof opts !== 'object') throw new ValueError(`${who}: options are required.`);
-    if (!opts.rng) throw new ValueError(`${who}: options.rng (an Rng) is required.`);
-    checkCount(opts.dim, 'dim', who);
+    checkRng(opts.rng, who);
+    checkInt(opts.dim, 'dim', who);
     if (!Array.isArray(opts.hiddenSizes)) {
       throw new ValueError(`${who}: hiddenSizes must be an array of layer widths, e.g. [500].`);
     }
-    for (const h of opts.hiddenSizes) checkCount(h, 'every hidden size', who);
+    for (const h of opts.hiddenSizes) checkInt(h, 'every hidden size', who);
     const k = opts.paramsPerDim ?? 1;
     const inPer = opts.inputsPerDim ?? 1;
-    checkCount(k, 'paramsPerDim', who);
-    checkCount(inPer, 'inputsPerDim', who);
+    checkInt(k, 'paramsPerDim', who);
+    checkInt(inPer, 'inputsPerDim', who);
     const numMasks = opts.numMasks ?? 1;
-    checkCount(numMasks, 'numMasks', who);
-    if (opts.contextDim !== undefined) checkCount(opts.contextDim, 'contextDim', who);
+    checkInt(numMasks, 'numMasks', who);
+    if (opts.contextDim !== undefined) checkInt(opts.contextDim, 'contextDim', who);
     if (opts.directConnections && opts.hiddenSizes.length === 0) {
       throw new ValueError(
         `${who}: directConnections needs at least one hidden layer (without hidden layers the output layer already is the direct connection).`,
@@ -347,7 +343,7 @@ export class MadeNet extends Module {
     choose: (d: number, params: tf.Tensor) => { input: tf.Tensor; value: tf.Tensor },
   ): Generator<number, tf.Tensor[], void> {
     const who = `${this.label}.sequential`;
-    checkSampleCount(n, who);
+    checkInt(n, 'n (the number of samples)', who);
     checkContext(
       context,
       this.contextDim === undefined ? undefined : [this.contextDim],

@@ -5,6 +5,8 @@
  * categorical pixels, optionally conditioned on a vector or on a feature map.
  */
 import {
+  checkInt,
+  checkRng,
   fmtShape,
   logSoftmax,
   type Rng,
@@ -64,12 +66,6 @@ function checkOdd(v: number, what: string, who: string, min: number): void {
   }
 }
 
-function checkInt(v: number, what: string, who: string, min: number): void {
-  if (!Number.isInteger(v) || v < min) {
-    throw new ValueError(`${who}: ${what} must be an integer >= ${min}, got ${v}.`);
-  }
-}
-
 /**
  * The shared part of the pixel models: input checks and encoding, the likelihood from logits,
  * and the sampler. A pixel model is a core `Distribution` with batch shape `[]` and event shape
@@ -107,29 +103,30 @@ export abstract class PixelModel extends AutoregressiveModel {
   protected constructor(kind: string, opts: PixelModelOptions) {
     super(kind);
     if (!opts || typeof opts !== 'object') throw new ValueError(`${kind}: options are required.`);
-    if (!opts.rng) throw new ValueError(`${kind}: options.rng (an Rng) is required.`);
-    checkInt(opts.height, 'height', kind, 1);
-    checkInt(opts.width, 'width', kind, 1);
+    checkRng(opts.rng, kind);
+    checkInt(opts.height, 'height', kind, { min: 1 });
+    checkInt(opts.width, 'width', kind, { min: 1 });
     this.height = opts.height;
     this.width = opts.width;
     this.channels = opts.channels ?? 1;
-    checkInt(this.channels, 'channels', kind, 1);
+    checkInt(this.channels, 'channels', kind, { min: 1 });
     this.levels = opts.levels ?? 2;
     if (!Number.isInteger(this.levels) || this.levels < 2 || this.levels > 256) {
       throw new ValueError(`${kind}: levels must be an integer in [2, 256], got ${this.levels}.`);
     }
     this.hiddenChannels = opts.hiddenChannels ?? 32;
-    checkInt(this.hiddenChannels, 'hiddenChannels', kind, 1);
+    checkInt(this.hiddenChannels, 'hiddenChannels', kind, { min: 1 });
     this.numLayers = opts.numLayers ?? 4;
-    checkInt(this.numLayers, 'numLayers', kind, 0);
+    checkInt(this.numLayers, 'numLayers', kind, { min: 0 });
     this.firstKernelSize = opts.firstKernelSize ?? 7;
     checkOdd(this.firstKernelSize, 'firstKernelSize', kind, 3);
     this.kernelSize = opts.kernelSize ?? 3;
     checkOdd(this.kernelSize, 'kernelSize', kind, 1);
     const cond = opts.conditioning;
     if (cond !== undefined) {
-      if (cond.type === 'vector') checkInt(cond.dim, 'conditioning.dim', kind, 1);
-      else if (cond.type === 'map') checkInt(cond.channels, 'conditioning.channels', kind, 1);
+      if (cond.type === 'vector') checkInt(cond.dim, 'conditioning.dim', kind, { min: 1 });
+      else if (cond.type === 'map')
+        checkInt(cond.channels, 'conditioning.channels', kind, { min: 1 });
       else {
         throw new ValueError(
           `${kind}: conditioning must be { type: 'vector', dim } or { type: 'map', channels }, got ${JSON.stringify(cond)}.`,

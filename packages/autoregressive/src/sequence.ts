@@ -5,6 +5,8 @@
  * `Distribution` over sequences `[T]` (a `ConditionalDistribution` with a context vector).
  */
 import {
+  checkInt,
+  checkRng,
   Dense,
   fmtShape,
   logSoftmax,
@@ -35,12 +37,6 @@ export interface SequenceModelOptions {
   validate?: boolean;
   /** Seed stream for the weights (required). */
   rng: Rng;
-}
-
-function checkInt(v: number, what: string, min: number): void {
-  if (!Number.isInteger(v) || v < min) {
-    throw new ValueError(`SequenceModel: ${what} must be an integer >= ${min}, got ${v}.`);
-  }
 }
 
 /**
@@ -85,16 +81,17 @@ export class SequenceModel extends AutoregressiveModel {
     super('SequenceModel');
     if (!opts || typeof opts !== 'object')
       throw new ValueError('SequenceModel: options are required.');
-    if (!opts.rng) throw new ValueError('SequenceModel: options.rng (an Rng) is required.');
-    checkInt(opts.length, 'length', 1);
-    checkInt(opts.vocabSize, 'vocabSize', 2);
+    checkRng(opts.rng, 'SequenceModel');
+    checkInt(opts.length, 'length', 'SequenceModel', { min: 1 });
+    checkInt(opts.vocabSize, 'vocabSize', 'SequenceModel', { min: 2 });
     const h = opts.hiddenChannels ?? 64;
-    checkInt(h, 'hiddenChannels', 1);
+    checkInt(h, 'hiddenChannels', 'SequenceModel', { min: 1 });
     const numLayers = opts.numLayers ?? 4;
-    checkInt(numLayers, 'numLayers', 0);
+    checkInt(numLayers, 'numLayers', 'SequenceModel', { min: 0 });
     const k = opts.kernelSize ?? 3;
-    checkInt(k, 'kernelSize', 1);
-    if (opts.contextDim !== undefined) checkInt(opts.contextDim, 'contextDim', 1);
+    checkInt(k, 'kernelSize', 'SequenceModel', { min: 1 });
+    if (opts.contextDim !== undefined)
+      checkInt(opts.contextDim, 'contextDim', 'SequenceModel', { min: 1 });
     this.length = opts.length;
     this.vocabSize = opts.vocabSize;
     this.hiddenChannels = h;

@@ -3,7 +3,7 @@
  * thousands of samples, in chunks so memory stays bounded) and exact log-densities, each as a
  * mean over the examples with its standard error.
  */
-import { fmtShape, Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
+import { checkInt, fmtShape, Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
 import { logSumExpArray, type MeanStderr, meanStderr } from './stats.js';
 import type { BoundOptions, ElboModel, EvalData, IwaeModel, LogProbModel } from './types.js';
 
@@ -41,13 +41,6 @@ export interface IwaeEvalOptions extends EvalOptions {
    * Default min(k, 100).
    */
   chunk?: number;
-}
-
-function checkPosInt(v: unknown, name: string, who: string, hint = ''): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw new ValueError(`${who}: ${name} must be an integer >= 1, got ${String(v)}.${hint}`);
-  }
-  return v;
 }
 
 async function* batchesOf(
@@ -107,7 +100,7 @@ async function evaluate(
   who: string,
   perBatch: (x: Tensor, rng: Rng) => ArrayLike<number>,
 ): Promise<EvalResult> {
-  const batchSize = checkPosInt(opts.batchSize ?? 100, 'batchSize', who);
+  const batchSize = checkInt(opts.batchSize ?? 100, 'batchSize', who);
   const rng = opts.rng ?? new Rng(opts.seed ?? 0);
   const values: number[] = [];
   for await (const { x, owned } of batchesOf(data, batchSize, who)) {
@@ -171,13 +164,10 @@ export function iwaeChunked(
   opts: { k: number; chunk?: number; rng: Rng },
 ): Float64Array {
   const who = 'iwaeChunked';
-  const k = checkPosInt(
-    opts.k,
-    'k',
-    who,
-    ' The importance-weighted bound needs at least one sample.',
-  );
-  const chunk = checkPosInt(opts.chunk ?? Math.min(k, 100), 'chunk', who);
+  const k = checkInt(opts.k, 'k', who, {
+    hint: 'The importance-weighted bound needs at least one sample.',
+  });
+  const chunk = checkInt(opts.chunk ?? Math.min(k, 100), 'chunk', who);
   const b = x.shape[0] as number;
   const parts: Float64Array[] = [];
   const bo: BoundOptions = { rng: opts.rng };
@@ -224,8 +214,8 @@ export async function estimateLogLikelihood(
     );
   }
   if (!opts || typeof opts !== 'object') throw new ValueError(`${who}: pass options { k }.`);
-  checkPosInt(opts.k, 'k', who, ' The importance-weighted bound needs at least one sample.');
-  if (opts.chunk !== undefined) checkPosInt(opts.chunk, 'chunk', who);
+  checkInt(opts.k, 'k', who, { hint: 'The importance-weighted bound needs at least one sample.' });
+  if (opts.chunk !== undefined) checkInt(opts.chunk, 'chunk', who);
   return evaluate(data, opts, who, (x, rng) =>
     iwaeChunked(model, x, {
       k: opts.k,

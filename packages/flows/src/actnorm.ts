@@ -2,12 +2,11 @@
  * ActNorm (Kingma and Dhariwal 2018, Glow): a per-channel affine map with data-dependent
  * initialisation.
  */
-import { tf } from '@dgm-js/core-tensors';
+import { checkInt, tf } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   broadcast,
   checkInput,
-  checkPositiveInt,
   type ForwardResult,
   type InverseResult,
 } from './bijector.js';
@@ -59,7 +58,7 @@ export class ActNorm extends BaseBijector {
 
   constructor(channels: number, opts: ActNormOptions = {}) {
     super('ActNorm');
-    checkPositiveInt(channels, 'channels', 'ActNorm');
+    checkInt(channels, 'channels', 'ActNorm');
     this.channels = channels;
     this.dataInit = opts.dataInit ?? true;
     this.eps = opts.eps ?? 1e-6;

@@ -1,12 +1,11 @@
 /**
  * Batch normalisation as a bijector (Dinh et al. 2017, RealNVP; Papamakarios et al. 2017, MAF).
  */
-import { type Module, tf, ValueError } from '@dgm-js/core-tensors';
+import { checkInt, type Module, tf, ValueError } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   broadcast,
   checkInput,
-  checkPositiveInt,
   type ForwardResult,
   type InverseResult,
 } from './bijector.js';
@@ -52,7 +51,7 @@ export class BatchNormBijector extends BaseBijector {
 
   constructor(dim: number, opts: BatchNormOptions = {}) {
     super('BatchNormBijector');
-    checkPositiveInt(dim, 'dim', 'BatchNormBijector');
+    checkInt(dim, 'dim', 'BatchNormBijector');
     const momentum = opts.momentum ?? 0.05;
     const eps = opts.eps ?? 1e-5;
     if (!(momentum > 0 && momentum <= 1)) {

@@ -123,13 +123,6 @@ export function checkContext(
   }
 }
 
-/** Throws a `ValueError` unless `v` is a positive integer. */
-export function checkPositiveInt(v: number, what: string, who: string): void {
-  if (!Number.isInteger(v) || v < 1) {
-    throw new ValueError(`${who}: ${what} must be a positive integer, got ${v}.`);
-  }
-}
-
 /**
  * Throws a `DomainError` naming the first element of `t` for which `ok` fails (reads `t` back).
  */

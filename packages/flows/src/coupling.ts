@@ -2,12 +2,19 @@
  * Affine coupling layers (Dinh et al. 2017, RealNVP) and the conditioner networks shared with
  * the spline coupling.
  */
-import { type Activation, Dense, type Rng, Sequential, tf, ValueError } from '@dgm-js/core-tensors';
+import {
+  type Activation,
+  checkInt,
+  Dense,
+  type Rng,
+  Sequential,
+  tf,
+  ValueError,
+} from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   checkContext,
   checkInput,
-  checkPositiveInt,
   type ForwardResult,
   type InverseResult,
 } from './bijector.js';
@@ -45,7 +52,7 @@ export function conditionerNet(
   opts: ConditionerOptions,
 ): Sequential {
   const hidden = opts.hidden ?? [64, 64];
-  for (const h of hidden) checkPositiveInt(h, 'hidden width', 'conditionerNet');
+  for (const h of hidden) checkInt(h, 'hidden width', 'conditionerNet');
   const sizes = [inDim, ...hidden];
   const layers: Dense[] = [];
   try {
@@ -101,8 +108,7 @@ export class AffineCoupling extends BaseBijector {
   constructor(mask: readonly number[] | Tensor, opts: AffineCouplingOptions) {
     super('AffineCoupling');
     const m = readCouplingMask(mask, 'AffineCoupling');
-    if (opts.contextDim !== undefined)
-      checkPositiveInt(opts.contextDim, 'contextDim', 'AffineCoupling');
+    if (opts.contextDim !== undefined) checkInt(opts.contextDim, 'contextDim', 'AffineCoupling');
     const clamp = opts.scaleClamp ?? 3;
     if (!(clamp > 0)) throw new ValueError(`AffineCoupling: scaleClamp must be > 0, got ${clamp}.`);
     this.dim = m.length;

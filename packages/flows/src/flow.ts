@@ -12,6 +12,7 @@ import {
 } from '@dgm-js/autoregressive';
 import {
   type ConditionalDistribution,
+  checkInt,
   DgmError,
   type Distribution,
   fmtShape,
@@ -24,7 +25,7 @@ import {
   tf,
   ValueError,
 } from '@dgm-js/core-tensors';
-import { type Bijector, broadcast, Chain, checkPositiveInt } from './bijector.js';
+import { type Bijector, broadcast, Chain } from './bijector.js';
 
 /**
  * A sample and its log-density, both owned by the caller (core-tensors' type, re-exported).
@@ -43,7 +44,7 @@ type Tensor = tf.Tensor;
  * ```
  */
 export function standardNormal(dim: number): Distribution {
-  checkPositiveInt(dim, 'dim', 'standardNormal');
+  checkInt(dim, 'dim', 'standardNormal');
   const d = new Independent(
     new Normal(new Array<number>(dim).fill(0), new Array<number>(dim).fill(1), { validate: false }),
     1,
@@ -106,8 +107,8 @@ export class Flow
 
   constructor(transform: Bijector | readonly Bijector[], opts: FlowOptions) {
     super('Flow');
-    checkPositiveInt(opts?.dim, 'dim', 'Flow');
-    if (opts.contextDim !== undefined) checkPositiveInt(opts.contextDim, 'contextDim', 'Flow');
+    checkInt(opts?.dim, 'dim', 'Flow');
+    if (opts.contextDim !== undefined) checkInt(opts.contextDim, 'contextDim', 'Flow');
     const t = Array.isArray(transform) ? new Chain(transform) : (transform as Bijector);
     if (!t || typeof t.forward !== 'function' || typeof t.inverse !== 'function') {
       throw new ValueError('Flow: transform must be a bijector or an array of bijectors.');

@@ -2,12 +2,11 @@
  * Learned invertible linear maps in LU form (Kingma and Dhariwal 2018, Glow's invertible 1x1
  * convolution): W = P L (U + diag(sign * exp(logS))), log|det W| = sum(logS).
  */
-import { customGrad, type Rng, tf } from '@dgm-js/core-tensors';
+import { checkInt, customGrad, type Rng, tf } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   broadcast,
   checkInput,
-  checkPositiveInt,
   type ForwardResult,
   type InverseResult,
 } from './bijector.js';
@@ -151,7 +150,7 @@ export class LULinear extends BaseBijector {
 
   constructor(dim: number, opts: LULinearOptions, kind = 'LULinear') {
     super(kind);
-    checkPositiveInt(dim, 'dim', kind);
+    checkInt(dim, 'dim', kind);
     this.dim = dim;
     const n = dim;
     let a: Float64Array;

@@ -5,12 +5,19 @@
  * passes) direction; they are on opposite sides.
  */
 import { MadeNet, type OrderingSpec } from '@dgm-js/autoregressive';
-import { type Activation, logSigmoid, type Rng, tf, ValueError } from '@dgm-js/core-tensors';
+import {
+  type Activation,
+  checkInt,
+  checkRng,
+  logSigmoid,
+  type Rng,
+  tf,
+  ValueError,
+} from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   checkContext,
   checkInput,
-  checkPositiveInt,
   type ForwardResult,
   type InverseResult,
 } from './bijector.js';
@@ -71,9 +78,9 @@ abstract class AutoregressiveBase extends BaseBijector {
         `${kind}: sequential must be 'full' or 'incremental', got '${String(this.mode)}'.`,
       );
     }
-    checkPositiveInt(dim, 'dim', kind);
-    if (!opts?.rng) throw new ValueError(`${kind}: options.rng (an Rng) is required.`);
-    if (opts.contextDim !== undefined) checkPositiveInt(opts.contextDim, 'contextDim', kind);
+    checkInt(dim, 'dim', kind);
+    checkRng(opts?.rng, kind);
+    if (opts.contextDim !== undefined) checkInt(opts.contextDim, 'contextDim', kind);
     this.dim = dim;
     this.contextDim = opts.contextDim;
     this.made = this.addModule(

@@ -2,14 +2,16 @@
  * Fixed permutations of the last axis: `Permute` (any permutation, e.g. a random one) and
  * `Reverse`. Volume preserving: logDetJ = 0.
  */
-import { customGrad, fmtShape, type Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
 import {
-  BaseBijector,
-  checkInput,
-  checkPositiveInt,
-  type ForwardResult,
-  type InverseResult,
-} from './bijector.js';
+  checkInt,
+  customGrad,
+  fmtShape,
+  type Rng,
+  ShapeError,
+  tf,
+  ValueError,
+} from '@dgm-js/core-tensors';
+import { BaseBijector, checkInput, type ForwardResult, type InverseResult } from './bijector.js';
 
 type Tensor = tf.Tensor;
 
@@ -22,7 +24,7 @@ type Tensor = tf.Tensor;
  * ```
  */
 export function randomPermutation(n: number, rng: Rng): number[] {
-  checkPositiveInt(n, 'n', 'randomPermutation');
+  checkInt(n, 'n', 'randomPermutation');
   const p = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rng.float() * (i + 1));
@@ -122,7 +124,7 @@ export class Permute extends BaseBijector {
  */
 export class Reverse extends Permute {
   constructor(dim: number) {
-    checkPositiveInt(dim, 'dim', 'Reverse');
+    checkInt(dim, 'dim', 'Reverse');
     super(
       Array.from({ length: dim }, (_, i) => dim - 1 - i),
       'Reverse',
@@ -160,7 +162,7 @@ export function readCouplingMask(mask: readonly number[] | Tensor, who: string):
  * ```
  */
 export function alternatingMask(dim: number, parity: 0 | 1): number[] {
-  checkPositiveInt(dim, 'dim', 'alternatingMask');
+  checkInt(dim, 'dim', 'alternatingMask');
   return Array.from({ length: dim }, (_, i) => ((i + parity) % 2 === 0 ? 1 : 0));
 }
 
@@ -175,7 +177,7 @@ export function alternatingMask(dim: number, parity: 0 | 1): number[] {
  * ```
  */
 export function halfMask(dim: number, first: boolean): number[] {
-  checkPositiveInt(dim, 'dim', 'halfMask');
+  checkInt(dim, 'dim', 'halfMask');
   const h = Math.ceil(dim / 2);
   return Array.from({ length: dim }, (_, i) => (i < h === first ? 1 : 0));
 }

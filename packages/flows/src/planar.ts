@@ -2,12 +2,11 @@
  * Planar and radial flows (Rezende and Mohamed 2015), unconditional or amortised (their
  * parameters computed from a context, e.g. an encoder's features, for VAE posteriors).
  */
-import { type Rng, softplus, tf } from '@dgm-js/core-tensors';
+import { checkInt, type Rng, softplus, tf } from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   checkContext,
   checkInput,
-  checkPositiveInt,
   type ForwardResult,
   type InverseResult,
   noGrad,
@@ -50,7 +49,7 @@ class ParamSource {
       tf.randomNormal([1, count], 0, s, 'float32', opts.rng.next()),
     );
     if (opts.contextDim !== undefined) {
-      checkPositiveInt(opts.contextDim, 'contextDim', 'flow');
+      checkInt(opts.contextDim, 'contextDim', 'flow');
       const c = opts.contextDim;
       this.kernel = owner.addParameter(
         'contextKernel',
@@ -90,7 +89,7 @@ export class Planar extends BaseBijector {
 
   constructor(dim: number, opts: PlanarOptions) {
     super('Planar');
-    checkPositiveInt(dim, 'dim', 'Planar');
+    checkInt(dim, 'dim', 'Planar');
     this.dim = dim;
     this.contextDim = opts.contextDim;
     this.source = new ParamSource(
@@ -210,7 +209,7 @@ export class Radial extends BaseBijector {
 
   constructor(dim: number, opts: PlanarOptions) {
     super('Radial');
-    checkPositiveInt(dim, 'dim', 'Radial');
+    checkInt(dim, 'dim', 'Radial');
     this.dim = dim;
     this.contextDim = opts.contextDim;
     this.source = new ParamSource(

@@ -407,7 +407,7 @@ describe('typed errors', () => {
     const badCtx = tf.zeros([3, 2]);
     expect(() => cc.forward(x3, badCtx)).toThrow(/context must have shape \[4, 2\]/);
     expect(() => new Permute([0, 0, 1])).toThrow(/repeated/);
-    expect(() => new Reverse(0)).toThrow(/positive integer/);
+    expect(() => new Reverse(0)).toThrow(/dim must be an integer >= 1/);
     expect(() => new SplineCoupling(alternatingMask(2, 0), { rng, bins: 1 })).toThrow(/bins/);
     expect(() => new SplineCoupling(alternatingMask(2, 0), { rng, bound: -1 })).toThrow(/bound/);
     expect(() => new MAF(2, {} as never)).toThrow(/rng/);

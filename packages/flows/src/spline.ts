@@ -2,13 +2,19 @@
  * Monotone rational-quadratic splines with linear tails (Durkan et al. 2019, Neural Spline
  * Flows; Gregory and Delbourgo 1982) and the spline coupling layer.
  */
-import { type Rng, type Sequential, softplus, tf, ValueError } from '@dgm-js/core-tensors';
+import {
+  checkInt,
+  type Rng,
+  type Sequential,
+  softplus,
+  tf,
+  ValueError,
+} from '@dgm-js/core-tensors';
 import {
   BaseBijector,
   broadcast,
   checkContext,
   checkInput,
-  checkPositiveInt,
   type ForwardResult,
   type InverseResult,
   noGrad,
@@ -150,7 +156,7 @@ export function rationalQuadraticSpline(
       `rationalQuadraticSpline: for inputs [${inputs.shape}] expected widths and heights [${inputs.shape}, K] and derivatives [${inputs.shape}, K - 1], got [${widths.shape}], [${heights.shape}], [${derivatives.shape}].`,
     );
   }
-  checkPositiveInt(k, 'the number of bins', 'rationalQuadraticSpline');
+  checkInt(k, 'the number of bins', 'rationalQuadraticSpline');
   checkSplineOptions(o, k, 'rationalQuadraticSpline');
   const B = o.bound;
   if ((opts.impl ?? 'fused') === 'fused') {
@@ -255,10 +261,9 @@ export class SplineCoupling extends BaseBijector {
     super('SplineCoupling');
     const m = readCouplingMask(mask, 'SplineCoupling');
     const bins = opts.bins ?? 8;
-    checkPositiveInt(bins, 'bins', 'SplineCoupling');
+    checkInt(bins, 'bins', 'SplineCoupling');
     if (bins < 2) throw new ValueError(`SplineCoupling: bins must be >= 2, got ${bins}.`);
-    if (opts.contextDim !== undefined)
-      checkPositiveInt(opts.contextDim, 'contextDim', 'SplineCoupling');
+    if (opts.contextDim !== undefined) checkInt(opts.contextDim, 'contextDim', 'SplineCoupling');
     this.spline = withDefaults(opts);
     checkSplineOptions(this.spline, bins, 'SplineCoupling');
     this.dim = m.length;
@@ -326,9 +331,9 @@ export class ElementwiseSpline extends BaseBijector {
 
   constructor(dim: number, opts: SplineOptions & { bins?: number; rng?: Rng } = {}) {
     super('ElementwiseSpline');
-    checkPositiveInt(dim, 'dim', 'ElementwiseSpline');
+    checkInt(dim, 'dim', 'ElementwiseSpline');
     const bins = opts.bins ?? 8;
-    checkPositiveInt(bins, 'bins', 'ElementwiseSpline');
+    checkInt(bins, 'bins', 'ElementwiseSpline');
     if (bins < 2) throw new ValueError(`ElementwiseSpline: bins must be >= 2, got ${bins}.`);
     this.spline = withDefaults(opts);
     checkSplineOptions(this.spline, bins, 'ElementwiseSpline');
