@@ -1,16 +1,7 @@
 import { ValueError } from '../errors.js';
-import { gumbelNoise, stopGradient } from '../numerics.js';
 import { tf } from '../tf.js';
-import {
-  BaseDistribution,
-  broadcastShapes,
-  checkFinite,
-  checkPositive,
-  checkUnit,
-  type DistributionOptions,
-  type ParamLike,
-  type SampleOptions,
-} from './distribution.js';
+import type { DistributionOptions, ParamLike } from './distribution.js';
+import { LocationScale, STANDARD_GUMBEL } from './location-scale.js';
 import { EULER_GAMMA } from './util.js';
 
 type Tensor = tf.Tensor;
@@ -19,7 +10,10 @@ type Tensor = tf.Tensor;
  * The Gumbel (type I extreme value) distribution, elementwise: the law of maxima of many
  * independent light-tailed variables, e.g. yearly maximum water levels, and the noise of the
  * Gumbel-Max trick. cdf exp(-exp(-(x - loc) / scale)). Reparameterized: `rsample` is
- * `loc - scale * log(-log u)`, u clamped uniform. Fit it to data with {@link fitGumbel}.
+ * `loc + scale * g`, g = -log(-log u) standard Gumbel noise, u clamped uniform. A location-scale
+ * `TransformedDistribution` (standard Gumbel base, `Affine(loc, scale)` bijector) with the
+ * closed-form log-density -(z + exp(-z)) - log scale, z = (x - loc) / scale. Fit it to data
+ * with {@link fitGumbel}.
  *
  * @example
  * ```ts
@@ -29,93 +23,18 @@ type Tensor = tf.Tensor;
  * g.cdf(tf.scalar(4)).print(); // P(yearly max <= 4 m)
  * ```
  */
-export class Gumbel extends BaseDistribution {
-  override readonly hasRsample = true;
-  /** Location (the mode). */
-  readonly loc: Tensor;
-  /** Scale, > 0. */
-  readonly scale: Tensor;
-
+export class Gumbel extends LocationScale {
+  /**
+   * @param loc location (the mode), finite
+   * @param scale scale (> 0), broadcastable with `loc`
+   */
   constructor(loc: ParamLike, scale: ParamLike, opts: DistributionOptions = {}) {
-    super('Gumbel', opts);
-    this.loc = this.param(loc, 'loc');
-    this.scale = this.param(scale, 'scale');
-    this.build(() => {
-      this.setShapes(broadcastShapes(this.loc.shape, this.scale.shape, 'Gumbel(loc, scale)'), []);
-      if (this.validate) {
-        checkFinite(this.loc, 'Gumbel: loc');
-        checkPositive(this.scale, 'Gumbel: scale');
-      }
-    });
-  }
-
-  private draw(opts: SampleOptions, method: string): Tensor {
-    const shape = this.extendedShape(this.sampleShapeOf(opts, method));
-    return tf.tidy(() => tf.add(this.loc, tf.mul(this.scale, gumbelNoise(shape, opts.rng))));
-  }
-
-  override rsample(opts: SampleOptions): Tensor {
-    return this.draw(opts, 'rsample');
-  }
-
-  sample(opts: SampleOptions): Tensor {
-    return tf.tidy(() => stopGradient(this.draw(opts, 'sample')));
-  }
-
-  /** -(z + exp(-z)) - log scale, z = (x - loc) / scale. */
-  logProb(x: Tensor): Tensor {
-    this.checkValue(x);
-    return tf.tidy(() => {
-      const z = tf.div(tf.sub(x, this.loc), this.scale);
-      return tf.sub(tf.neg(tf.add(z, tf.exp(tf.neg(z)))), tf.log(this.scale));
-    });
+    super(STANDARD_GUMBEL, loc, scale, opts);
   }
 
   /** The density exp(logProb(x)). */
   pdf(x: Tensor): Tensor {
     return tf.tidy(() => tf.exp(this.logProb(x)));
-  }
-
-  /** P(X <= x) = exp(-exp(-(x - loc) / scale)). */
-  cdf(x: Tensor): Tensor {
-    this.checkValue(x, 'cdf');
-    return tf.tidy(() => tf.exp(tf.neg(tf.exp(tf.neg(tf.div(tf.sub(x, this.loc), this.scale))))));
-  }
-
-  /**
-   * Inverse cdf (quantile): loc - scale log(-log p), for p in [0, 1]; p = 1 - 1/T gives the
-   * T-year return level of yearly maxima.
-   */
-  icdf(p: Tensor): Tensor {
-    this.checkValue(p, 'icdf', 'p');
-    if (this.validate) checkUnit(p, 'Gumbel.icdf: p');
-    return tf.tidy(() => tf.sub(this.loc, tf.mul(this.scale, tf.log(tf.neg(tf.log(p))))));
-  }
-
-  /** log scale + gamma + 1 (gamma: Euler–Mascheroni). */
-  entropy(): Tensor {
-    return tf.tidy(() =>
-      tf.broadcastTo(tf.add(tf.log(this.scale), EULER_GAMMA + 1), this.batchShape),
-    );
-  }
-
-  /** loc + gamma scale. */
-  get mean(): Tensor {
-    return tf.tidy(() =>
-      tf.broadcastTo(tf.add(this.loc, tf.mul(this.scale, EULER_GAMMA)), this.batchShape),
-    );
-  }
-
-  /** loc. */
-  get mode(): Tensor {
-    return tf.tidy(() => tf.broadcastTo(this.loc, this.batchShape));
-  }
-
-  /** pi^2 scale^2 / 6. */
-  get variance(): Tensor {
-    return tf.tidy(() =>
-      tf.broadcastTo(tf.mul(tf.square(this.scale), (Math.PI * Math.PI) / 6), this.batchShape),
-    );
   }
 }
 

@@ -4,6 +4,7 @@ import { DgmError, ShapeError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { tf } from '../tf.js';
 import { Bernoulli } from './bernoulli.js';
+import { Affine, Exp } from './bijectors.js';
 import { Categorical, OneHotCategorical } from './categorical.js';
 import type { Distribution } from './distribution.js';
 import { Gumbel } from './gumbel.js';
@@ -12,6 +13,7 @@ import { kl, registerKL } from './kl.js';
 import { Logistic } from './logistic.js';
 import { Normal } from './normal.js';
 import { fixture, moments, T, take } from './test-helpers.js';
+import { TransformedDistribution } from './transformed.js';
 import { Uniform } from './uniform.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: fixture parameters are loosely typed JSON.
@@ -215,5 +217,54 @@ describe('leaks', () => {
       'kl gradient',
     );
     loc.dispose();
+  });
+});
+
+describe('TransformedDistribution pairs', () => {
+  it('the same bijector: the KL of the bases, confirmed by Monte Carlo in data space', () => {
+    const exp = new Exp();
+    const p = new TransformedDistribution(new Normal([0.3, -1], [0.8, 1.5]), exp);
+    const q = new TransformedDistribution(new Normal([0, 0.5], [1, 1]), exp);
+    const want = new Normal([0.3, -1], [0.8, 1.5]);
+    const prior = new Normal([0, 0.5], [1, 1]);
+    tf.tidy(() => {
+      expect(kl(p, q)).toBeAllclose(kl(want, prior), { rtol: 1e-6, atol: 1e-7 });
+      // log p(y) - log q(y) on log-normal samples y: the estimate agrees within 5 standard errors
+      const n = 20000;
+      const y = p.sample({ sampleShape: [n], rng: new Rng(12) });
+      const d = Array.from(tf.sub(p.logProb(y), q.logProb(y)).dataSync());
+      const exact = Array.from(kl(want, prior).dataSync());
+      for (let j = 0; j < 2; j++) {
+        const m = moments(d.filter((_, i) => i % 2 === j));
+        expect(Math.abs(m.mean - exact[j]!)).toBeLessThan(5 * Math.sqrt(m.variance / n));
+      }
+    });
+    [p, q, want, prior].forEach((x) => {
+      x.dispose();
+    });
+  });
+
+  it('different bijectors (or contexts) are refused with the Monte Carlo hint, and nothing leaks', async () => {
+    const p = new TransformedDistribution(new Normal(0, 1), new Exp());
+    const q = new TransformedDistribution(new Normal(0, 1), new Exp());
+    expect(() => kl(p, q)).toThrow(DgmError);
+    expect(() => kl(p, q)).toThrow(/different bijectors or contexts \(Exp and Exp\).*Monte Carlo/);
+    const l1 = new Logistic(0, 1);
+    const g = new Gumbel(0, 1);
+    expect(() => kl(g, l1)).toThrow(/\(Gumbel, Logistic\)/);
+    const a = new Affine(1, 2);
+    const r = new TransformedDistribution(new Normal(0, 1), a);
+    const s = new TransformedDistribution(new Normal(1, 3), a);
+    await expectNoLeaks(() => {
+      kl(r, s).dispose();
+      tf.tidy(() =>
+        tf.grad((m: tf.Tensor) => kl(new TransformedDistribution(new Normal(m, 1), a), s))(
+          tf.scalar(0.5),
+        ),
+      ).dispose();
+    }, 'kl of transformed distributions');
+    [p, q, l1, g, r, s, a].forEach((x) => {
+      x.dispose();
+    });
   });
 });

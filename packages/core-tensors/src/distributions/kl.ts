@@ -8,6 +8,7 @@ import { broadcastShapes, type Distribution } from './distribution.js';
 import { Gumbel } from './gumbel.js';
 import { Independent } from './independent.js';
 import { Normal } from './normal.js';
+import { TransformedDistribution } from './transformed.js';
 import { Uniform } from './uniform.js';
 import { EULER_GAMMA, noGrad } from './util.js';
 
@@ -102,7 +103,8 @@ function className(d: unknown): string {
 
 /**
  * KL(p || q) = E_p[log p(x) - log q(x)], from the registry (analytic for Normal, Bernoulli,
- * Categorical, OneHotCategorical, Uniform, Gumbel and Independent pairs). Shape: the broadcast
+ * Categorical, OneHotCategorical, Uniform, Gumbel and Independent pairs, and for two
+ * TransformedDistributions of the same bijector and context: the KL of their bases). Shape: the broadcast
  * of the two batch shapes. Throws a `DgmError` when no KL is registered for the pair.
  *
  * @example
@@ -214,3 +216,23 @@ registerKL(Independent, Independent, (p, q) => {
         Array.from({ length: n }, (_, i) => inner.rank - n + i),
       );
 });
+
+registerKL<TransformedDistribution, TransformedDistribution>(
+  TransformedDistribution,
+  TransformedDistribution,
+  (p, q) => {
+    // A bijection preserves KL: KL(f#p || f#q) = KL(p || q), exactly, for the same f on both
+    // sides (the same bijector object and context). Different maps give no such identity.
+    const bp = p.bijector;
+    const bq = q.bijector;
+    if (bp !== bq || p.context !== q.context) {
+      throw new DgmError(
+        `kl: no KL divergence is registered for (${className(p)}, ${className(q)}), and the two transform their bases ` +
+          `with different bijectors or contexts (${bp.kind} and ${bq.kind}), so their KL is not the bases' KL. ` +
+          `Register one with registerKL(${className(p)}, ${className(q)}, fn), or estimate it by Monte Carlo: ` +
+          'mean(p.logProb(z) - q.logProb(z)) with z = p.sample(...).',
+      );
+    }
+    return kl(p.base, q.base);
+  },
+);

@@ -2,27 +2,36 @@
  * Continuous relaxations of discrete distributions: the Concrete / Gumbel-Softmax distribution
  * (Maddison, Mnih & Teh 2017; Jang, Gu & Poole 2017) on the simplex and in log space, and the
  * Binary Concrete on (0, 1) and in logit space. Densities follow torch.distributions.
+ *
+ * Which are transformed distributions, and why:
+ * - `LogitRelaxedBernoulli` is the standard logistic pushed through y = (x + logits) / t: its
+ *   change-of-variables density is term for term the closed form (logits - t y feeds the
+ *   logistic log-density, log t is the log-determinant), so it needs no override.
+ * - `RelaxedBernoulli` = sigmoid of `LogitRelaxedBernoulli`, `RelaxedOneHotCategorical` = exp
+ *   of `ExpRelaxedOneHotCategorical`: the transform's log-determinants (-log x - log(1 - x),
+ *   -sum log x) are exactly torch's formulas. Their samples are clamped to [eps, 1 - eps] with
+ *   a straight-through gradient (so `logProb(rsample)` stays finite); the base stays in log /
+ *   logit space, where it is exact at any temperature.
+ * - `ExpRelaxedOneHotCategorical` keeps its closed form: y = logSoftmax((logits + g) / t) maps K
+ *   Gumbel variables onto a (K-1)-dimensional set, which no bijector does.
  */
-import {
-  clampedUniform,
-  gumbelNoise,
-  logSoftmax,
-  logSumExp,
-  softplus,
-  stopGradient,
-} from '../numerics.js';
+import { gumbelNoise, logSoftmax, logSumExp, stopGradient } from '../numerics.js';
 import { tf } from '../tf.js';
+import { Affine, type ElementwiseBijector, Exp, Invert, Sigmoid } from './bijectors.js';
 import {
   BaseDistribution,
   type BinaryParams,
   broadcastShapes,
   type CategoricalParams,
   checkPositive,
+  type Distribution,
   type DistributionOptions,
   noClosedForm,
   type ParamLike,
   type SampleOptions,
 } from './distribution.js';
+import { STANDARD_LOGISTIC, Standardized } from './location-scale.js';
+import { deferred, type SampleWithLogProb, TransformedDistribution } from './transformed.js';
 import { clampST, EPS32, expandLast, lgammaInt } from './util.js';
 
 type Tensor = tf.Tensor;
@@ -111,11 +120,108 @@ export class ExpRelaxedOneHotCategorical extends BaseDistribution {
 }
 
 /**
+ * The logit of a Binary Concrete (RelaxedBernoulli) variable: `y = (logits + L) / temperature`,
+ * L standard logistic noise. Exact at any temperature (no squashing). A `TransformedDistribution`
+ * of the standard logistic under the inverse of `Affine(-logits, temperature)`, whose density is
+ * torch's LogitRelaxedBernoulli: log t + (l - t y) - 2 softplus(l - t y).
+ *
+ * @example
+ * ```ts
+ * import { LogitRelaxedBernoulli, Rng, tf } from '@dgm-js/core-tensors';
+ * const d = new LogitRelaxedBernoulli(0.5, { logits: tf.tensor1d([-1, 2]) });
+ * const y = d.rsample({ rng: new Rng(0) }); // sigmoid(y) is a relaxed Bernoulli sample
+ * ```
+ */
+export class LogitRelaxedBernoulli extends TransformedDistribution<Standardized, Invert> {
+  /** Log-odds. */
+  readonly logits: Tensor;
+  /** sigmoid(logits). */
+  readonly probs: Tensor;
+  /** Temperature (> 0). */
+  readonly temperature: Tensor;
+
+  /**
+   * @param temperature > 0
+   * @param params logits or probs, broadcastable with the temperature
+   */
+  constructor(temperature: ParamLike, params: BinaryParams, opts: DistributionOptions = {}) {
+    super(deferred(), deferred(), { ...opts, name: 'LogitRelaxedBernoulli', ownsBijector: true });
+    this.temperature = this.param(temperature, 'temperature');
+    [this.logits, this.probs] = this.binaryParams(params);
+    this.build(() => {
+      if (this.validate) checkPositive(this.temperature, `${this.name}: temperature`);
+      const batch = broadcastShapes(
+        this.logits.shape,
+        this.temperature.shape,
+        `${this.name}(temperature, logits)`,
+      );
+      // forward x -> (x - (-logits)) / t = (x + logits) / t; inverse y -> t y - logits, log t.
+      const negLogits = this.own(tf.neg(this.logits));
+      const affine = new Affine(negLogits, this.temperature, { validate: false, name: this.name });
+      this.init(new Standardized(STANDARD_LOGISTIC, batch), new Invert(affine));
+    });
+  }
+}
+
+/** What the relaxed distributions on the simplex / (0, 1) share: a log-space base with parameters. */
+interface RelaxedBase extends Distribution {
+  readonly logits: Tensor;
+  readonly probs: Tensor;
+  readonly temperature: Tensor;
+}
+
+/**
+ * A relaxed distribution as the exp / sigmoid of its log-space base, with samples clamped to
+ * [eps, 1 - eps] (eps = 1.19e-7, as torch) and a straight-through gradient.
+ */
+abstract class ClampedRelaxed<B extends RelaxedBase> extends TransformedDistribution<
+  B,
+  ElementwiseBijector
+> {
+  /** Normalized log-probabilities (categorical) or log-odds (binary). */
+  get logits(): Tensor {
+    return this.base.logits;
+  }
+
+  /** Probabilities. */
+  get probs(): Tensor {
+    return this.base.probs;
+  }
+
+  /** Temperature (> 0). */
+  get temperature(): Tensor {
+    return this.base.temperature;
+  }
+
+  private clamped(opts: SampleOptions, method: string): Tensor {
+    this.sampleShapeOf(opts, method);
+    return tf.tidy(() => clampST(super.rsample(opts), EPS32, 1 - EPS32));
+  }
+
+  override rsample(opts: SampleOptions): Tensor {
+    return this.clamped(opts, 'rsample');
+  }
+
+  override sample(opts: SampleOptions): Tensor {
+    return tf.tidy(() => stopGradient(this.clamped(opts, 'sample')));
+  }
+
+  /** The clamped `rsample` and the log-density of that (clamped) value. */
+  override rsampleWithLogProb(opts: SampleOptions): SampleWithLogProb {
+    return tf.tidy(() => {
+      const x = this.clamped(opts, 'rsampleWithLogProb');
+      return { x, logProb: this.logProb(x) };
+    });
+  }
+}
+
+/**
  * The Concrete / Gumbel-Softmax distribution on the simplex (Maddison et al. 2017, Jang et al.
  * 2017): `x = softmax((logits + g) / temperature)`, g standard Gumbel. Reparameterized; as the
  * temperature goes to 0 samples approach one-hot vectors (distributed as Categorical(probs)),
- * as it grows they approach the uniform point 1/K. Samples are computed in log space and
- * clamped to [eps, 1 - eps] (eps = 1.19e-7, as torch) with a straight-through gradient, so
+ * as it grows they approach the uniform point 1/K. The `Exp` of an
+ * {@link ExpRelaxedOneHotCategorical} (`base`): samples are computed in log space and clamped
+ * to [eps, 1 - eps] (eps = 1.19e-7, as torch) with a straight-through gradient, so
  * `logProb(rsample)` and its gradients stay finite at any temperature. Event shape [K].
  *
  * @example
@@ -125,144 +231,22 @@ export class ExpRelaxedOneHotCategorical extends BaseDistribution {
  * const x = q.rsample({ rng: new Rng(0) }); // [20, 10], rows on the simplex
  * ```
  */
-export class RelaxedOneHotCategorical extends BaseDistribution {
-  override readonly hasRsample = true;
-  /** The log-space distribution of `log x`. */
-  readonly base: ExpRelaxedOneHotCategorical;
-
+export class RelaxedOneHotCategorical extends ClampedRelaxed<ExpRelaxedOneHotCategorical> {
   constructor(temperature: ParamLike, params: CategoricalParams, opts: DistributionOptions = {}) {
-    super('RelaxedOneHotCategorical', opts);
-    this.base = new ExpRelaxedOneHotCategorical(temperature, params, opts);
-    this.setShapes(this.base.batchShape, this.base.eventShape);
-  }
-
-  /** Normalized log-probabilities [...batch, K]. */
-  get logits(): Tensor {
-    return this.base.logits;
-  }
-
-  /** Probabilities [...batch, K]. */
-  get probs(): Tensor {
-    return this.base.probs;
-  }
-
-  /** Temperature (> 0). */
-  get temperature(): Tensor {
-    return this.base.temperature;
-  }
-
-  protected override disposeChildren(): void {
-    this.base.dispose();
-  }
-
-  override rsample(opts: SampleOptions): Tensor {
-    this.sampleShapeOf(opts, 'rsample');
-    return tf.tidy(() => clampST(tf.exp(this.base.rsample(opts)), EPS32, 1 - EPS32));
-  }
-
-  sample(opts: SampleOptions): Tensor {
-    return tf.tidy(() => stopGradient(this.rsample(opts)));
-  }
-
-  /** Density of x on the simplex: ExpRelaxed logProb(log x) - sum log x. */
-  logProb(x: Tensor): Tensor {
-    this.checkValue(x);
-    return tf.tidy(() => {
-      const y = tf.log(x);
-      return tf.sub(this.base.logProb(y), tf.sum(y, -1));
+    super(new ExpRelaxedOneHotCategorical(temperature, params, opts), new Exp(), {
+      ...opts,
+      name: 'RelaxedOneHotCategorical',
+      ownsBijector: true,
     });
-  }
-
-  entropy(): Tensor {
-    throw noClosedForm(`${this.name}.entropy`, `${SAMPLE_HINT}: -mean(logProb(sample))`);
-  }
-
-  get mean(): Tensor {
-    throw noClosedForm(`${this.name}.mean`, SAMPLE_HINT);
-  }
-
-  get mode(): Tensor {
-    throw noClosedForm(`${this.name}.mode`, SAMPLE_HINT);
-  }
-}
-
-/**
- * The logit of a Binary Concrete (RelaxedBernoulli) variable: `y = (logits + L) / temperature`,
- * L standard logistic noise. Exact at any temperature (no squashing). Density as torch's
- * LogitRelaxedBernoulli: log t + (l - t y) - 2 softplus(l - t y).
- *
- * @example
- * ```ts
- * import { LogitRelaxedBernoulli, Rng, tf } from '@dgm-js/core-tensors';
- * const d = new LogitRelaxedBernoulli(0.5, { logits: tf.tensor1d([-1, 2]) });
- * const y = d.rsample({ rng: new Rng(0) }); // sigmoid(y) is a relaxed Bernoulli sample
- * ```
- */
-export class LogitRelaxedBernoulli extends BaseDistribution {
-  override readonly hasRsample = true;
-  /** Log-odds. */
-  readonly logits: Tensor;
-  /** sigmoid(logits). */
-  readonly probs: Tensor;
-  /** Temperature (> 0). */
-  readonly temperature: Tensor;
-
-  constructor(temperature: ParamLike, params: BinaryParams, opts: DistributionOptions = {}) {
-    super('LogitRelaxedBernoulli', opts);
-    this.temperature = this.param(temperature, 'temperature');
-    [this.logits, this.probs] = this.binaryParams(params);
-    this.build(() => {
-      if (this.validate) checkPositive(this.temperature, `${this.name}: temperature`);
-      this.setShapes(
-        broadcastShapes(
-          this.logits.shape,
-          this.temperature.shape,
-          `${this.name}(temperature, logits)`,
-        ),
-        [],
-      );
-    });
-  }
-
-  override rsample(opts: SampleOptions): Tensor {
-    const shape = this.extendedShape(this.sampleShapeOf(opts, 'rsample'));
-    return tf.tidy(() => {
-      const u = clampedUniform(shape, opts.rng);
-      const noise = tf.sub(tf.log(u), tf.log1p(tf.neg(u)));
-      return tf.div(tf.add(this.logits, noise), this.temperature);
-    });
-  }
-
-  sample(opts: SampleOptions): Tensor {
-    return tf.tidy(() => stopGradient(this.rsample(opts)));
-  }
-
-  logProb(y: Tensor): Tensor {
-    this.checkValue(y, 'logProb', 'y');
-    return tf.tidy(() => {
-      const diff = tf.sub(this.logits, tf.mul(this.temperature, y));
-      return tf.add(tf.log(this.temperature), tf.sub(diff, tf.mul(2, softplus(diff))));
-    });
-  }
-
-  entropy(): Tensor {
-    throw noClosedForm(`${this.name}.entropy`, `${SAMPLE_HINT}: -mean(logProb(sample))`);
-  }
-
-  get mean(): Tensor {
-    throw noClosedForm(`${this.name}.mean`, SAMPLE_HINT);
-  }
-
-  get mode(): Tensor {
-    throw noClosedForm(`${this.name}.mode`, SAMPLE_HINT);
   }
 }
 
 /**
  * The Binary Concrete distribution on (0, 1) (Maddison et al. 2017): `x = sigmoid((logits + L) /
  * temperature)`, L standard logistic noise: a reparameterized relaxation of Bernoulli(probs).
- * Samples are clamped to [eps, 1 - eps] with a straight-through gradient, so `logProb(rsample)`
- * stays finite at any temperature.
+ * The `Sigmoid` of a {@link LogitRelaxedBernoulli} (`base`); samples are clamped to
+ * [eps, 1 - eps] with a straight-through gradient, so `logProb(rsample)` stays finite at any
+ * temperature.
  *
  * @example
  * ```ts
@@ -271,64 +255,12 @@ export class LogitRelaxedBernoulli extends BaseDistribution {
  * const x = q.rsample({ sampleShape: [3], rng: new Rng(0) }); // [3, 2] in (0, 1)
  * ```
  */
-export class RelaxedBernoulli extends BaseDistribution {
-  override readonly hasRsample = true;
-  /** The distribution of logit(x). */
-  readonly base: LogitRelaxedBernoulli;
-
+export class RelaxedBernoulli extends ClampedRelaxed<LogitRelaxedBernoulli> {
   constructor(temperature: ParamLike, params: BinaryParams, opts: DistributionOptions = {}) {
-    super('RelaxedBernoulli', opts);
-    this.base = new LogitRelaxedBernoulli(temperature, params, opts);
-    this.setShapes(this.base.batchShape, []);
-  }
-
-  /** Log-odds. */
-  get logits(): Tensor {
-    return this.base.logits;
-  }
-
-  /** sigmoid(logits). */
-  get probs(): Tensor {
-    return this.base.probs;
-  }
-
-  /** Temperature (> 0). */
-  get temperature(): Tensor {
-    return this.base.temperature;
-  }
-
-  protected override disposeChildren(): void {
-    this.base.dispose();
-  }
-
-  override rsample(opts: SampleOptions): Tensor {
-    this.sampleShapeOf(opts, 'rsample');
-    return tf.tidy(() => clampST(tf.sigmoid(this.base.rsample(opts)), EPS32, 1 - EPS32));
-  }
-
-  sample(opts: SampleOptions): Tensor {
-    return tf.tidy(() => stopGradient(this.rsample(opts)));
-  }
-
-  /** LogitRelaxedBernoulli logProb(logit x) - log x - log(1 - x). */
-  logProb(x: Tensor): Tensor {
-    this.checkValue(x);
-    return tf.tidy(() => {
-      const logX = tf.log(x);
-      const log1mX = tf.log1p(tf.neg(x));
-      return tf.sub(this.base.logProb(tf.sub(logX, log1mX)), tf.add(logX, log1mX));
+    super(new LogitRelaxedBernoulli(temperature, params, opts), new Sigmoid(), {
+      ...opts,
+      name: 'RelaxedBernoulli',
+      ownsBijector: true,
     });
-  }
-
-  entropy(): Tensor {
-    throw noClosedForm(`${this.name}.entropy`, `${SAMPLE_HINT}: -mean(logProb(sample))`);
-  }
-
-  get mean(): Tensor {
-    throw noClosedForm(`${this.name}.mean`, SAMPLE_HINT);
-  }
-
-  get mode(): Tensor {
-    throw noClosedForm(`${this.name}.mode`, SAMPLE_HINT);
   }
 }
