@@ -21,11 +21,22 @@ export {
   safeTanh,
 } from './activations.js';
 export type {
+  GanCallback,
+  GanCallbackState,
+  GanHandle,
+  GanStepInfo,
+  SampleEvent,
+  SampleGridOptions,
+} from './callbacks.js';
+export { GeneratorEma, imageGridSaver, SampleGrids } from './callbacks.js';
+export type { GanHistoryEntry } from './checkpoint.js';
+export type {
   ConvTranspose2dOptions,
   DcganCriticOptions,
   DcganGeneratorOptions,
 } from './dcgan.js';
 export { ConvTranspose2d, DcganCritic, DcganGenerator } from './dcgan.js';
+export { GanDivergenceError } from './errors.js';
 export type { GanLoss, GanLossName } from './losses.js';
 export {
   ganLoss,
@@ -43,4 +54,12 @@ export type { CriticFn, GradientPenaltyOptions, R1Options } from './penalties.js
 export { gradientPenalty, inputGradient, r1Penalty, r2Penalty } from './penalties.js';
 export type { SpectralNormalized, SpectralOptions } from './spectral.js';
 export { powerIterate, SNConv2d, SNDense } from './spectral.js';
+export type {
+  GanBatch,
+  GanData,
+  GanTrainerOptions,
+  GanTrainResult,
+  PenaltyOption,
+} from './train.js';
+export { GanTrainer } from './train.js';
 export type { Critic, GenerateOptions, Generator } from './types.js';
