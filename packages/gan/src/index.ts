@@ -54,12 +54,12 @@ export type { CriticFn, GradientPenaltyOptions, R1Options } from './penalties.js
 export { gradientPenalty, inputGradient, r1Penalty, r2Penalty } from './penalties.js';
 export type { SpectralNormalized, SpectralOptions } from './spectral.js';
 export { powerIterate, SNConv2d, SNDense } from './spectral.js';
+export { GanTrainer } from './train.js';
 export type {
   GanBatch,
   GanData,
   GanTrainerOptions,
   GanTrainResult,
   PenaltyOption,
-} from './train.js';
-export { GanTrainer } from './train.js';
+} from './train-options.js';
 export type { Critic, GenerateOptions, Generator } from './types.js';

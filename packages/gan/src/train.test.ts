@@ -9,7 +9,8 @@ import { DcganCritic, DcganGenerator } from './dcgan.js';
 import { GanDivergenceError } from './errors.js';
 import { ganLossNames } from './losses.js';
 import { MlpCritic, MlpGenerator } from './networks.js';
-import { GanTrainer, type GanTrainerOptions, type PenaltyOption } from './train.js';
+import { GanTrainer } from './train.js';
+import type { GanTrainerOptions, PenaltyOption } from './train-options.js';
 
 const gauss = (r: Rng) => tf.randomNormal([16, 2], 1, 0.5, 'float32', r.next());
 
@@ -30,7 +31,14 @@ function players(seed: number, opts: { sn?: boolean; classes?: number } = {}) {
     ...(opts.sn ? { spectralNorm: true } : {}),
     ...(opts.classes ? { numClasses: opts.classes } : {}),
   });
-  return { generator, critic, dispose: () => (generator.dispose(), critic.dispose()) };
+  return {
+    generator,
+    critic,
+    dispose: () => {
+      generator.dispose();
+      critic.dispose();
+    },
+  };
 }
 
 /** Every tensor of a run's state, by name: both players, the EMA, both optimizers. */
