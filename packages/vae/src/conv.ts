@@ -6,6 +6,7 @@
 import {
   type Activation,
   Conv2d,
+  checkInt,
   Dense,
   fmtShape,
   getActivation,
@@ -16,7 +17,7 @@ import {
   ValueError,
 } from '@dgm-js/core-tensors';
 import type { Likelihood } from './types.js';
-import { checkInt, GaussianVAE } from './vae.js';
+import { GaussianVAE } from './vae.js';
 
 type Tensor = tf.Tensor;
 

@@ -1,27 +1,11 @@
 /**
  * VAEs with discrete latents: Bernoulli units and categorical variables with uniform priors,
  * trained with any gradient estimator of `@dgm-js/estimators` (one option), evaluated with exact
- * discrete samples.
+ * discrete samples. Factories over the generic {@link VAE} from parts.
  */
+import { checkInt, type GradientEstimator, ValueError } from '@dgm-js/core-tensors';
 import {
-  type Distribution,
-  fmtShape,
-  gumbelNoise,
-  logSigmoid,
-  logSoftmax,
-  type Rng,
-  ShapeError,
-  softplus,
-  tf,
-  ValueError,
-} from '@dgm-js/core-tensors';
-import {
-  bernoulliLatent,
-  categoricalLatent,
-  type DiscreteLatent,
-  detach,
   exponentialTemperature,
-  type GradientEstimator,
   gumbelSoftmax,
   nvil,
   rebar,
@@ -32,11 +16,16 @@ import {
   type TemperatureSchedule,
   vimco,
 } from '@dgm-js/estimators';
-import { ownedBernoulli, ownedOneHot } from './distributions.js';
-import type { LossOptions, VaeLoss } from './types.js';
-import { checkInt, type MlpVaeOptions, mlpPair, VAE, type VaeOptions } from './vae.js';
-
-type Tensor = tf.Tensor;
+import {
+  type BernoulliDecoder,
+  BernoulliEncoder,
+  CategoricalEncoder,
+  type GaussianDecoder,
+  likelihoodDecoder,
+} from './conditionals.js';
+import { uniformBernoulli, uniformCategorical } from './distributions.js';
+import { VAE } from './model.js';
+import { checkNetworks, type MlpVaeOptions, mlpPair, type NetworkVaeOptions } from './vae.js';
 
 /** The estimators {@link estimatorByName} knows, by the names the benchmarks use. */
 export type EstimatorName =
@@ -119,7 +108,7 @@ export function estimatorByName(
 }
 
 /** Options of the discrete-latent VAEs. */
-export interface DiscreteVaeOptions extends VaeOptions {
+export interface DiscreteVaeOptions extends NetworkVaeOptions {
   /**
    * How the encoder is trained through the discrete samples: any `GradientEstimator` from
    * `@dgm-js/estimators`, or a name of {@link estimatorByName}. The VAE owns it (disposes it).
@@ -139,89 +128,38 @@ function resolveEstimator(e: GradientEstimator | EstimatorName, who: string): Gr
   return e;
 }
 
-/** One-hot float32 vectors of int indices (built as int32 and cast: wasm's float OneHot is wrong). */
-function oneHot(indices: Tensor, depth: number): Tensor {
-  return tf.tidy(() => tf.cast(tf.oneHot(tf.cast(indices, 'int32'), depth), 'float32'));
-}
+type DiscreteEncoder = BernoulliEncoder | CategoricalEncoder;
 
 /**
- * The base of the discrete-latent VAEs: the training loss through a gradient estimator.
+ * The base of the discrete-latent VAEs: a {@link VAE} whose estimator is required (a
+ * `GradientEstimator` or a name of {@link estimatorByName}) and owned. The training loss is
+ * E_q[-log p(x | z)] through the estimator plus the analytic KL (free bits optional), or with
+ * VIMCO the k-sample IWAE bound; see {@link VAE.loss}.
  */
-export abstract class DiscreteVAE extends VAE {
+export abstract class DiscreteVAE<E extends DiscreteEncoder = DiscreteEncoder> extends VAE<
+  E,
+  BernoulliDecoder | GaussianDecoder
+> {
   /** The gradient estimator (owned: disposed with the VAE). */
-  readonly estimator: GradientEstimator;
+  declare readonly estimator: GradientEstimator;
+  readonly likelihood: NonNullable<NetworkVaeOptions['likelihood']>;
 
-  protected constructor(kind: string, opts: DiscreteVaeOptions) {
-    super(kind, opts);
-    this.estimator = resolveEstimator(opts.estimator, kind);
-  }
-
-  /** The estimator's view of q's parameters. */
-  protected abstract latent(params: Tensor): DiscreteLatent;
-
-  /**
-   * The training loss. Every estimator but VIMCO: E_q[-log p(x | z)] through the estimator
-   * (its surrogate) + w KL(q || p) analytic (free bits optional); VIMCO: -IWAE_k with k = `k`
-   * (default 5). `k` is the estimator's number of samples. Metrics: `recon` (the estimator's
-   * value, for relaxed estimators at relaxed z), `kl`, `elbo` = recon - kl, `klWeight`, and the
-   * estimator's diagnostics (`temperature`, ...).
-   */
-  loss(x: Tensor, opts: LossOptions): VaeLoss {
-    const who = `${this.kind}.loss`;
-    const { rng, weight } = this.trainSetup(opts, who);
-    const isVimco = this.estimator.name === 'vimco';
-    if ((opts.objective ?? 'elbo') === 'iwae' && !isVimco) {
-      throw new ValueError(
-        `${who}: the 'iwae' objective with discrete latents needs the 'vimco' estimator (got '${this.estimator.name}').`,
-      );
-    }
-    const k = checkInt(opts.k ?? (isVimco ? 5 : 1), 'k', who);
-    const p = this.qParams(x, who);
-    const b = x.shape[0] as number;
-    try {
-      return tf.tidy(() => {
-        const ctx = tf.reshape(x, [b, x.size / b]);
-        if (isVimco) {
-          const f = (z: Tensor) =>
-            tf.sub(
-              tf.add(this.logLikelihood(this.decodeParams(z, who), x), this.logPrior(z)),
-              this.logQ(p, z),
-            );
-          const r = this.estimator.estimate(this.latent(p), f, { samples: k, rng, context: ctx });
-          const bound = tf.mean(r.surrogate);
-          const kl = tf.mean(tf.sum(this.klGroups(p), -1));
-          return {
-            loss: tf.neg(bound) as tf.Scalar,
-            metrics: { iwae: tf.add(bound, 0), kl, klWeight: 1, ...r.diagnostics },
-          };
-        }
-        const f = (z: Tensor) => tf.neg(this.logLikelihood(this.decodeParams(z, who), x));
-        const r = this.estimator.estimate(this.latent(p), f, { samples: k, rng, context: ctx });
-        const klg = this.klGroups(p);
-        const nll = tf.mean(r.surrogate);
-        const kl = tf.mean(tf.sum(klg, -1));
-        const loss = tf.add(nll, tf.mul(weight, this.klTerm(klg, opts, who)));
-        return {
-          loss: loss as tf.Scalar,
-          metrics: {
-            elbo: tf.neg(tf.add(nll, kl)),
-            recon: tf.neg(nll),
-            kl,
-            klWeight: weight,
-            ...r.diagnostics,
-          },
-        };
-      });
-    } finally {
-      p.dispose();
-    }
-  }
-
-  /** Disposes the parameters and the estimator's state. */
-  override dispose(): void {
-    if (this.isDisposed) return;
-    super.dispose();
-    this.estimator.dispose();
+  protected constructor(
+    kind: string,
+    opts: DiscreteVaeOptions,
+    encoder: (net: NetworkVaeOptions['encoder']) => E,
+    prior: () => ReturnType<typeof uniformBernoulli>,
+  ) {
+    const likelihood = checkNetworks(opts, kind);
+    const enc = encoder(opts.encoder);
+    super({
+      name: kind,
+      encoder: enc,
+      decoder: likelihoodDecoder(opts.decoder, likelihood),
+      prior: prior(),
+      estimator: resolveEstimator(opts.estimator, kind),
+    });
+    this.likelihood = likelihood;
   }
 }
 
@@ -233,8 +171,8 @@ export interface BernoulliVaeOptions extends DiscreteVaeOptions {
 
 /**
  * A VAE with d Bernoulli latent units, p(z) = Bernoulli(1/2)^d, q(z | x) = prod_j
- * Bernoulli(sigmoid(logit_j(x))), trained with any gradient estimator (the Bernoulli VAE of
- * Jang et al. 2017 has d = 200).
+ * Bernoulli(sigmoid(logit_j(x))) ({@link bernoulliEncoder}), trained with any gradient estimator
+ * (the Bernoulli VAE of Jang et al. 2017 has d = 200).
  *
  * @example
  * ```ts
@@ -242,14 +180,18 @@ export interface BernoulliVaeOptions extends DiscreteVaeOptions {
  *   estimator: 'st-gumbel-softmax', rng: new Rng(0) });
  * ```
  */
-export class BernoulliVAE extends DiscreteVAE {
-  readonly latentShape: readonly number[];
+export class BernoulliVAE extends DiscreteVAE<BernoulliEncoder> {
   readonly latentDim: number;
 
   constructor(opts: BernoulliVaeOptions) {
-    super('BernoulliVAE', opts);
-    this.latentDim = checkInt(opts.latentDim, 'latentDim', 'BernoulliVAE');
-    this.latentShape = [this.latentDim];
+    const d = checkInt(opts?.latentDim, 'latentDim', 'BernoulliVAE');
+    super(
+      'BernoulliVAE',
+      opts,
+      (net) => new BernoulliEncoder(net, { latentDim: d }),
+      () => uniformBernoulli(d),
+    );
+    this.latentDim = d;
   }
 
   /** An MLP Bernoulli VAE: encoder `[inputDim, ...hidden, latentDim]`, decoder mirrored. */
@@ -265,70 +207,6 @@ export class BernoulliVAE extends DiscreteVAE {
       ...(opts.likelihood === undefined ? {} : { likelihood: opts.likelihood }),
     });
   }
-
-  protected latent(p: Tensor): DiscreteLatent {
-    return bernoulliLatent(p);
-  }
-
-  protected posteriorParams(h: Tensor): Tensor {
-    if (h.rank !== 2 || h.shape[1] !== this.latentDim) {
-      throw new ShapeError(
-        `BernoulliVAE: the encoder returned ${fmtShape(h.shape)}; it must return [batch, latentDim] = [batch, ${this.latentDim}] logits.`,
-      );
-    }
-    return tf.clone(h);
-  }
-
-  protected sampleQ(p: Tensor, s: number, rng: Rng): Tensor {
-    return tf.tidy(() => {
-      const u = tf.randomUniform([s, ...p.shape], 0, 1, 'float32', rng.next());
-      return tf.cast(tf.less(u, tf.sigmoid(detach(p))), 'float32');
-    });
-  }
-
-  protected logQ(p: Tensor, z: Tensor): Tensor {
-    return tf.tidy(() => tf.sum(tf.sub(tf.mul(z, p), softplus(p)), -1));
-  }
-
-  protected logPrior(z: Tensor): Tensor {
-    return tf.fill(z.shape.slice(0, -1), -this.latentDim * Math.LN2);
-  }
-
-  protected klGroups(p: Tensor): Tensor {
-    return tf.tidy(() => {
-      // KL(Bern(q) || Bern(1/2)) = q log q + (1 - q) log(1 - q) + log 2
-      const q = tf.sigmoid(p);
-      return tf.add(
-        tf.add(tf.mul(q, logSigmoid(p)), tf.mul(tf.sub(1, q), logSigmoid(tf.neg(p)))),
-        Math.LN2,
-      );
-    });
-  }
-
-  protected modeQ(p: Tensor): Tensor {
-    return tf.tidy(() => tf.cast(tf.greater(detach(p), 0), 'float32'));
-  }
-
-  protected latentCode(p: Tensor): Tensor {
-    return tf.sigmoid(p);
-  }
-
-  protected samplePrior(n: number, rng: Rng): Tensor {
-    return tf.tidy(() =>
-      tf.cast(
-        tf.less(tf.randomUniform([n, this.latentDim], 0, 1, 'float32', rng.next()), 0.5),
-        'float32',
-      ),
-    );
-  }
-
-  protected posteriorDistribution(p: Tensor): Distribution {
-    return ownedBernoulli(p, 1);
-  }
-
-  prior(): Distribution {
-    return ownedBernoulli(tf.zeros([this.latentDim]), 1);
-  }
 }
 
 /** Options of {@link CategoricalVAE}. */
@@ -341,9 +219,9 @@ export interface CategoricalVaeOptions extends DiscreteVaeOptions {
 
 /**
  * A VAE with n C-way categorical latents (one-hot), uniform prior, q(z | x) = prod_i
- * Cat(softmax(logits_i(x))), trained with any gradient estimator (Jang et al. 2017: n = 20, C = 10).
- * The decoder sees the n one-hot vectors flattened (`[N, n C]`), so relaxed estimators can feed
- * it points of the simplex.
+ * Cat(softmax(logits_i(x))) ({@link categoricalEncoder}), trained with any gradient estimator
+ * (Jang et al. 2017: n = 20, C = 10). The decoder sees the n one-hot vectors flattened
+ * (`[N, n C]`), so relaxed estimators can feed it points of the simplex.
  *
  * @example
  * ```ts
@@ -351,17 +229,22 @@ export interface CategoricalVaeOptions extends DiscreteVaeOptions {
  *   estimator: 'gumbel-softmax', rng: new Rng(0) });
  * ```
  */
-export class CategoricalVAE extends DiscreteVAE {
-  readonly latentShape: readonly number[];
+export class CategoricalVAE extends DiscreteVAE<CategoricalEncoder> {
   readonly latents: number;
   readonly categories: number;
 
   constructor(opts: CategoricalVaeOptions) {
-    super('CategoricalVAE', opts);
-    this.latents = checkInt(opts.latents, 'latents', 'CategoricalVAE');
-    this.categories = checkInt(opts.categories, 'categories', 'CategoricalVAE');
-    if (this.categories < 2) throw new ValueError('CategoricalVAE: categories must be >= 2.');
-    this.latentShape = [this.latents, this.categories];
+    const n = checkInt(opts?.latents, 'latents', 'CategoricalVAE');
+    const c = checkInt(opts?.categories, 'categories', 'CategoricalVAE');
+    if (c < 2) throw new ValueError('CategoricalVAE: categories must be >= 2.');
+    super(
+      'CategoricalVAE',
+      opts,
+      (net) => new CategoricalEncoder(net, { latents: n, categories: c }),
+      () => uniformCategorical(n, c),
+    );
+    this.latents = n;
+    this.categories = c;
   }
 
   /** An MLP categorical VAE: encoder `[inputDim, ...hidden, latents * categories]`, decoder mirrored. */
@@ -382,64 +265,5 @@ export class CategoricalVAE extends DiscreteVAE {
       estimator: opts.estimator,
       ...(opts.likelihood === undefined ? {} : { likelihood: opts.likelihood }),
     });
-  }
-
-  protected latent(p: Tensor): DiscreteLatent {
-    return categoricalLatent(p);
-  }
-
-  protected posteriorParams(h: Tensor): Tensor {
-    const nc = this.latents * this.categories;
-    if (h.rank !== 2 || h.shape[1] !== nc) {
-      throw new ShapeError(
-        `CategoricalVAE: the encoder returned ${fmtShape(h.shape)}; it must return [batch, latents * categories] = [batch, ${nc}] logits.`,
-      );
-    }
-    return tf.reshape(h, [h.shape[0] as number, this.latents, this.categories]);
-  }
-
-  protected sampleQ(p: Tensor, s: number, rng: Rng): Tensor {
-    return tf.tidy(() => {
-      const g = gumbelNoise([s, ...p.shape], rng);
-      return oneHot(tf.argMax(tf.add(detach(p), g), -1), this.categories);
-    });
-  }
-
-  protected logQ(p: Tensor, z: Tensor): Tensor {
-    return tf.tidy(() => tf.sum(tf.mul(z, logSoftmax(p)), [-2, -1]));
-  }
-
-  protected logPrior(z: Tensor): Tensor {
-    return tf.fill(z.shape.slice(0, -2), -this.latents * Math.log(this.categories));
-  }
-
-  protected klGroups(p: Tensor): Tensor {
-    return tf.tidy(() => {
-      // KL(Cat(q) || uniform) = sum_c q_c (log q_c + log C)
-      const lq = logSoftmax(p);
-      return tf.sum(tf.mul(tf.exp(lq), tf.add(lq, Math.log(this.categories))), -1);
-    });
-  }
-
-  protected modeQ(p: Tensor): Tensor {
-    return tf.tidy(() => oneHot(tf.argMax(detach(p), -1), this.categories));
-  }
-
-  protected latentCode(p: Tensor): Tensor {
-    return tf.softmax(p);
-  }
-
-  protected samplePrior(n: number, rng: Rng): Tensor {
-    return tf.tidy(() =>
-      oneHot(tf.argMax(gumbelNoise([n, this.latents, this.categories], rng), -1), this.categories),
-    );
-  }
-
-  protected posteriorDistribution(p: Tensor): Distribution {
-    return ownedOneHot(p, 1);
-  }
-
-  prior(): Distribution {
-    return ownedOneHot(tf.zeros([this.latents, this.categories]), 1);
   }
 }

@@ -1,6 +1,6 @@
 /** Sample grids, reconstructions and latent interpolations of a VAE as PNG files. */
 import { encodePng, imageGrid, type Rng, savePng, tf, ValueError } from '@dgm-js/core-tensors';
-import type { VAE } from './vae.js';
+import type { VAE } from './model.js';
 
 /** Options shared by the image writers. */
 export interface ImageOptions {

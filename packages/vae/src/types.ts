@@ -2,18 +2,12 @@
  * The contract of latent variable models in dgm.js, and the options of their bounds and
  * training losses.
  */
-import type { Distribution, Rng, tf } from '@dgm-js/core-tensors';
+import type { BoundOptions, Distribution, Rng, tf } from '@dgm-js/core-tensors';
 import type { KlWeight } from './schedules.js';
 
 type Tensor = tf.Tensor;
 
-/** Options of the stochastic bounds (`elbo`, `iwae`, `logWeights`). */
-export interface BoundOptions {
-  /** The random stream the latent samples take their seeds from. */
-  rng: Rng;
-}
-
-/** Options of {@link LatentVariableModel.elbo}. */
+/** Options of {@link LatentVariableModel.elbo}: core's `BoundOptions` and a sample count. */
 export interface ElboOptions extends BoundOptions {
   /** Latent samples per example averaged in the reconstruction term. Default 1. */
   samples?: number;
@@ -25,7 +19,10 @@ export interface ElboTerms {
   elbo: Tensor;
   /** E_q[log p(x | z)] (Monte Carlo, exact latent samples). */
   recon: Tensor;
-  /** KL(q(z | x) || p(z)), analytic. */
+  /**
+   * KL(q(z | x) || p(z)): analytic when the `kl` registry of core-tensors has the pair, else a
+   * Monte Carlo estimate at the same latent samples.
+   */
   kl: Tensor;
 }
 
@@ -67,8 +64,8 @@ export type Likelihood =
 export interface TrainOptions {
   /**
    * 'elbo' (default): the (beta-weighted, free-bits) ELBO. 'iwae': the importance-weighted
-   * bound with `k` samples (Burda et al. 2016); Gaussian latents only (for discrete latents
-   * use the `vimco` estimator, which trains the multi-sample bound).
+   * bound with `k` samples (Burda et al. 2016), for reparameterized latents (for discrete
+   * latents use the `vimco` estimator, which trains the multi-sample bound).
    */
   objective?: 'elbo' | 'iwae';
   /**
@@ -83,8 +80,11 @@ export interface TrainOptions {
   klWeight?: KlWeight;
   /**
    * Free bits (Kingma et al. 2016): each latent group's KL (a Gaussian or Bernoulli unit, or one
-   * categorical variable), averaged over the batch, counts as at least this many nats, so the
-   * optimizer gains nothing by pushing it lower. Default 0 (off). ELBO objective only.
+   * categorical variable: an element of the batch of the `Independent` posterior's and prior's
+   * wrapped distributions; the whole latent when they are not both `Independent`), averaged
+   * over the batch, counts as at least this many nats, so the optimizer gains nothing by pushing
+   * it lower. Default 0 (off). ELBO objective only; with a gradient estimator it needs an
+   * analytic KL.
    */
   freeBits?: number;
 }
