@@ -36,8 +36,16 @@ function refuseNonFinite(
   const bad = nonFiniteNames(named);
   if (bad.length === 0) return;
   throw new NonFiniteError(
-    `Trainer: step ${t.step}: the ${component} hold NaN or Inf (${listNames(bad)}); the checkpoint was not written. ${lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} (kept).` : 'No checkpoint had been written.'}`,
-    { step: t.step, loss: Number.NaN, badGradients: [], badMetrics: [], lastCheckpoint },
+    `Trainer: step ${t.step}: NaN or Inf in the ${component} (${listNames(bad)}); the checkpoint was not written. ${lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} (kept).` : 'No checkpoint had been written.'}`,
+    {
+      step: t.step,
+      loss: Number.NaN,
+      badGradients: [],
+      badMetrics: [],
+      lastCheckpoint,
+      component,
+      badState: bad,
+    },
   );
 }
 

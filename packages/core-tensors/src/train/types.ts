@@ -103,10 +103,8 @@ export type DataSource<B> =
  * });
  * ```
  */
-export interface TensorBatch<
-  T extends { readonly [name: string]: tf.Tensor } = { readonly [name: string]: tf.Tensor },
-> {
-  /** The batch's tensors, each `[size, ...]`. */
+export interface TensorBatch<T extends object = { readonly [name: string]: tf.Tensor }> {
+  /** The batch's tensors (a record of tensors), each `[size, ...]`. */
   readonly tensors: T;
   /** Examples in the batch. */
   readonly size: number;
