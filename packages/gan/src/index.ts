@@ -54,6 +54,8 @@ export type { CriticFn, GradientPenaltyOptions, R1Options } from './penalties.js
 export { gradientPenalty, inputGradient, r1Penalty, r2Penalty } from './penalties.js';
 export type { SpectralNormalized, SpectralOptions } from './spectral.js';
 export { powerIterate, SNConv2d, SNDense } from './spectral.js';
+export type { GaussianModes, ModeCoverage } from './toy.js';
+export { gridModes, modeCoverage, modeSampler, ringModes, sampleModes } from './toy.js';
 export { GanTrainer } from './train.js';
 export type {
   GanBatch,
