@@ -89,6 +89,11 @@ export type DataSource<B> =
  * counts its examples from `size` and, after the step, calls `dispose()` (unless the data source
  * is an array, which is re-used across epochs, or `disposeBatch: false`).
  *
+ * `data: batches(ds, opts)` works as it is; note that the Trainer re-iterates an iterable each
+ * epoch and a `BatchIterator` restarts at its `startEpoch` each time (the same order every
+ * Trainer epoch): give it `epochs: Infinity` and the Trainer `maxSteps`, or pass a function of
+ * the epoch as below.
+ *
  * @example
  * ```ts
  * import { batches, toyDataset } from '@dgm-js/datasets';
@@ -96,8 +101,9 @@ export type DataSource<B> =
  * const trainer = new Trainer({
  *   model: flow,
  *   objective: (b) => ({ loss: tf.neg(tf.mean(flow.logProb(b.tensors.x))) }),
- *   // one function of the epoch: a fresh order each epoch, and an exact resume
- *   data: (epoch) => batches(ds, { batchSize: 128, seed: 1, startEpoch: epoch }),
+ *   // a function of the epoch: a fresh order each epoch, and an exact resume (annotate `epoch`,
+ *   // or TypeScript types `objective` before it has inferred the batch type)
+ *   data: (epoch: number) => batches(ds, { batchSize: 128, seed: 1, startEpoch: epoch }),
  *   optimizer: tf.train.adam(1e-3),
  *   epochs: 10,
  * });
