@@ -3,7 +3,6 @@
  * the papers' values, sample grids (PNG), and training throughput beside the same models in
  * PyTorch (peers/torch_autoregressive.py).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Made, nllObjective, PixelCNN, type PixelModel } from '@dgm-js/autoregressive';
 import {
@@ -12,13 +11,14 @@ import {
   initBackend,
   type Module,
   Rng,
+  saveImageGrid,
   Trainer,
   tf,
 } from '@dgm-js/core-tensors';
 import { batches, forEachBatch, type ImageDataset, loadBinarizedMnist } from '@dgm-js/datasets';
 import { runPeer, torchVersion } from '../peer.js';
-import { encodePng, imageGrid } from '../png.js';
-import { type Row, ratioOf, type SuiteResult } from '../report.js';
+import type { SuiteResult } from '../report.js';
+import { peerLabel, RowTable } from '../rows.js';
 import { medianMs, progress } from '../timing.js';
 import type { Profile, Suite } from './types.js';
 
@@ -159,11 +159,20 @@ async function sampleGrid(
     },
   });
   const ms = performance.now() - t0;
-  const v = s.dataSync();
+  // 2x nearest-neighbour upscaling, 2-pixel mid-grey gaps (the report's grids)
+  const big = tf.tidy(() =>
+    tf.image.resizeNearestNeighbor(tf.reshape(s, [n, 28, 28, 1]) as tf.Tensor4D, [56, 56]),
+  );
   s.dispose();
-  const g = imageGrid(v, n, 28, 28, { cols: Math.ceil(Math.sqrt(n)), scale: 2, gap: 2 });
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, file), encodePng(g.pixels, g.width, g.height));
+  try {
+    await saveImageGrid(join(dir, file), big, {
+      cols: Math.ceil(Math.sqrt(n)),
+      padding: 2,
+      padValue: 128 / 255,
+    });
+  } finally {
+    big.dispose();
+  }
   return ms;
 }
 
@@ -174,7 +183,6 @@ export const autoregressiveSuite: Suite = {
   async run(profile, ctx): Promise<SuiteResult> {
     const info = await initBackend();
     const cfg = CONFIGS[profile];
-    const rows: Row[] = [];
     const notes: string[] = [`backend: ${info.summary}`];
     const figures: { title: string; path: string }[] = [];
 
@@ -203,21 +211,9 @@ export const autoregressiveSuite: Suite = {
       progress(`peer failed: ${e.message}`);
       return null;
     });
-    const peerName = peer ? `pytorch-${peer.torch}-1thread` : '';
-    const add = (name: string, value: number, unit: string, note?: string, peerValue?: number) => {
-      const row: Row = {
-        name,
-        value,
-        unit,
-        peer: peer && peerValue !== undefined ? { name: peerName, value: peerValue } : null,
-        ratio: peer && peerValue !== undefined ? ratioOf(value, peerValue) : null,
-      };
-      if (note) row.note = note;
-      rows.push(row);
-      progress(
-        `${name}: ${value.toFixed(2)} ${unit}${row.peer ? ` (peer ${row.peer.value.toFixed(2)})` : ''}`,
-      );
-    };
+    const results = new RowTable({ peer: peerLabel(peer), echo: 2 });
+    const add = (name: string, value: number, unit: string, note?: string, peerValue?: number) =>
+      results.add(name, value, unit, { note, peer: peerValue });
 
     const { train: trainAll, test: testAll } = await loadBinarizedMnist({
       binarization: 'dynamic',
@@ -358,7 +354,7 @@ export const autoregressiveSuite: Suite = {
       profile,
       backend: info.name,
       date: new Date().toISOString(),
-      rows,
+      rows: results.rows,
       notes,
       figures,
     };

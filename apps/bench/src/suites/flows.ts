@@ -14,7 +14,7 @@
  *    training run (rows `mnist/<flow>/test-bits-per-dim`; Papamakarios et al. 2017, Table 2).
  */
 import { join } from 'node:path';
-import { adam, bitsPerDim, initBackend, Rng, savePng, tf } from '@dgm-js/core-tensors';
+import { adam, bitsPerDim, initBackend, plotSvg, Rng, savePng, tf } from '@dgm-js/core-tensors';
 import {
   forEachBatch,
   loadMnist,
@@ -38,8 +38,8 @@ import {
   setTraining,
 } from '@dgm-js/flows';
 import { runPeer, torchVersion } from '../peer.js';
-import { linePlot, writeFigure } from '../plot.js';
-import { type Row, ratioOf, type SuiteResult } from '../report.js';
+import { type SuiteResult, writeFigure } from '../report.js';
+import { peerLabel, RowTable } from '../rows.js';
 import { medianMs, progress } from '../timing.js';
 import type { Profile, Suite } from './types.js';
 
@@ -387,9 +387,7 @@ export const flowsSuite: Suite = {
       progress(`peer failed: ${e.message}`);
       return null;
     });
-    const peerName = peer ? `pytorch-${peer.torch}-1thread` : '';
-
-    const rows: Row[] = [];
+    const results = new RowTable({ peer: peerLabel(peer), echo: 3 });
     const notes: string[] = [`backend: ${info.summary}`];
     const figures: { title: string; path: string }[] = [];
     const add = (
@@ -399,20 +397,7 @@ export const flowsSuite: Suite = {
       peerValue?: number,
       note?: string,
       cost = true,
-    ) => {
-      const row: Row = {
-        name,
-        value,
-        unit,
-        peer: peer && peerValue !== undefined ? { name: peerName, value: peerValue } : null,
-        ratio: peer && cost ? ratioOf(value, peerValue) : null,
-      };
-      if (note) row.note = note;
-      rows.push(row);
-      progress(
-        `${name}: ${value.toFixed(3)} ${unit}${row.peer ? ` (peer ${row.peer.value.toFixed(3)})` : ''}`,
-      );
-    };
+    ) => results.add(name, value, unit, { peer: peerValue, note, ratio: cost });
 
     // training throughput, measured right after the peer's (the machine's load drifts)
     const checker = toyDensity('checkerboard');
@@ -475,11 +460,8 @@ export const flowsSuite: Suite = {
         ctx.resultsDir,
         'flows-checkerboard-training.svg',
         'checkerboard: training NLL',
-        linePlot({
-          title: 'checkerboard: training NLL (batch means) vs step; floor ln 32',
-          xLabel: 'step',
-          yLabel: 'NLL (nats)',
-          series: [
+        plotSvg(
+          [
             ...curves.map((c) => ({ name: c.name, points: c.points })),
             {
               name: 'floor ln 32',
@@ -490,7 +472,12 @@ export const flowsSuite: Suite = {
               dashed: true,
             },
           ],
-        }),
+          {
+            title: 'checkerboard: training NLL (batch means) vs step; floor ln 32',
+            xLabel: 'step',
+            yLabel: 'NLL (nats)',
+          },
+        ),
       ),
     );
 
@@ -526,7 +513,7 @@ export const flowsSuite: Suite = {
       profile,
       backend: info.name,
       date: new Date().toISOString(),
-      rows,
+      rows: results.rows,
       notes,
       figures,
     };
