@@ -6,11 +6,13 @@
 import {
   Categorical,
   type ConditionalDistribution,
+  Dense,
   Independent,
   kl,
   Logistic,
   MixtureSameFamily,
   mlp,
+  Normal,
   OneHotCategorical,
   Rng,
   ShapeError,
@@ -32,6 +34,10 @@ import {
 
 type Tensor = tf.Tensor;
 const D = 6;
+const X3 = [
+  [0.5, -1, 2],
+  [0, 0.3, -0.7],
+];
 const X = [
   [1, 0, 1, 1, 0, 0],
   [0, 0, 1, 0, 1, 1],
@@ -400,6 +406,48 @@ describe('parts', () => {
     tf.dispose(x);
     a.dispose();
     b.dispose();
+  });
+
+  it('a decoder that holds its context by reference (the contract example): decode, and with the exact posterior IWAE = E[ELBO] = log p(x)', async () => {
+    // z ~ N(0, I_3), x | z ~ N(z, I): p(x) = N(0, 2 I), p(z | x) = N(x / 2, I / 2)
+    const decoder: ConditionalDistribution = {
+      condition: (z) => new Independent(new Normal(z, 1, { validate: false }), 1), // keeps z
+    };
+    const enc = new Dense(3, 6, { rng: new Rng(5) });
+    const raw = Math.log(Math.expm1(Math.sqrt(0.5) - 1e-5)); // softplus(raw) + 1e-5 = sqrt(1/2)
+    enc.kernel.assign(
+      tf.tensor2d([
+        [0.5, 0, 0, 0, 0, 0],
+        [0, 0.5, 0, 0, 0, 0],
+        [0, 0, 0.5, 0, 0, 0],
+      ]),
+    );
+    enc.bias!.assign(tf.tensor1d([0, 0, 0, raw, raw, raw]));
+    const vae = new VAE({ encoder: gaussianEncoder(enc), decoder, prior: stdNormal(3) });
+    const rng = new Rng(6);
+    const x = tf.tensor2d(X3);
+    const z = vae.prior().sample({ sampleShape: [4, 5], rng }); // [4, 5, 3]
+    await expectNoLeaks(() => {
+      const px = vae.decode(z); // batch [4, 5]; its mean is z
+      const m = px.mean;
+      expect(m).toBeAllclose(z, { rtol: 0, atol: 0 });
+      tf.dispose(m);
+      px.dispose();
+    }, 'decode with a by-reference decoder');
+    const logp = [0, 1].map(
+      (i) => -1.5 * Math.log(4 * Math.PI) - X3[i]!.reduce((a, v) => a + v * v, 0) / 4,
+    );
+    // every log-weight log p(x, z) - log q(z | x) is log p(x), so IWAE_k is exact for any k ...
+    expect(vae.iwae(x, 7, { rng })).toBeAllclose(logp, { rtol: 1e-5, atol: 1e-5 });
+    // ... and the ELBO (Monte Carlo reconstruction, analytic KL) has mean log p(x)
+    for (let i = 0; i < 2; i++) {
+      const xi = tf.tile(tf.slice(x, [i], [1]), [20000, 1]);
+      const e = num(vae.elbo(xi, { rng }));
+      expect(Math.abs(meanOf(e) - logp[i]!)).toBeLessThan(4 * seOf(e));
+      xi.dispose();
+    }
+    tf.dispose([x, z]);
+    vae.dispose();
   });
 
   it('typed errors: no rsample and no estimator, wrong encoder batch, a batched prior', () => {

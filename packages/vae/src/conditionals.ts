@@ -25,6 +25,18 @@ export type TensorModule = Module<tf.Tensor, tf.Tensor>;
 /**
  * The base of the encoder / decoder helpers: a module wrapping the network `net`, whose
  * `condition(context)` returns a new distribution the caller owns (`apply` is the same).
+ * Subclass it for a new likelihood or posterior family.
+ *
+ * @example
+ * ```ts
+ * class LaplaceDecoder extends ConditionalModule {
+ *   constructor(net: TensorModule) { super('LaplaceDecoder', net); }
+ *   condition(z: tf.Tensor): Distribution {
+ *     const loc = this.flatOutput(z); // [N, D]
+ *     return new Independent(new MyLaplace(loc, 1), 1);
+ *   }
+ * }
+ * ```
  */
 export abstract class ConditionalModule
   extends Module<Tensor, Distribution>
@@ -88,7 +100,14 @@ export interface GaussianEncoderOptions {
   minScale?: number;
 }
 
-/** q(z | x) = N(mu(x), diag sigma(x)^2); see {@link gaussianEncoder}. */
+/**
+ * q(z | x) = N(mu(x), diag sigma(x)^2); see {@link gaussianEncoder}.
+ *
+ * @example
+ * ```ts
+ * const enc = new GaussianEncoder(mlp([784, 400, 80], { rng }), { latentDim: 40 });
+ * ```
+ */
 export class GaussianEncoder extends ConditionalModule {
   readonly latentDim: number | undefined;
   readonly minScale: number;
@@ -146,7 +165,14 @@ export function gaussianEncoder(
   return new GaussianEncoder(net, opts);
 }
 
-/** q(z | x) = prod_j Bernoulli(sigmoid(logit_j(x))); see {@link bernoulliEncoder}. */
+/**
+ * q(z | x) = prod_j Bernoulli(sigmoid(logit_j(x))); see {@link bernoulliEncoder}.
+ *
+ * @example
+ * ```ts
+ * const enc = new BernoulliEncoder(mlp([784, 256, 200], { rng }), { latentDim: 200 });
+ * ```
+ */
 export class BernoulliEncoder extends ConditionalModule {
   readonly latentDim: number | undefined;
 
@@ -187,7 +213,14 @@ export interface CategoricalEncoderOptions {
   categories: number;
 }
 
-/** q(z | x) = prod_i Cat(softmax(logits_i(x))); see {@link categoricalEncoder}. */
+/**
+ * q(z | x) = prod_i Cat(softmax(logits_i(x))); see {@link categoricalEncoder}.
+ *
+ * @example
+ * ```ts
+ * const enc = new CategoricalEncoder(mlp([784, 256, 200], { rng }), { latents: 20, categories: 10 });
+ * ```
+ */
 export class CategoricalEncoder extends ConditionalModule {
   readonly latents: number;
   readonly categories: number;
@@ -235,7 +268,14 @@ function checkContext(z: Tensor, who: string): Tensor {
   return z;
 }
 
-/** p(x | z) = prod_i Bernoulli(sigmoid(logit_i(z))); see {@link bernoulliDecoder}. */
+/**
+ * p(x | z) = prod_i Bernoulli(sigmoid(logit_i(z))); see {@link bernoulliDecoder}.
+ *
+ * @example
+ * ```ts
+ * const dec = new BernoulliDecoder(mlp([40, 400, 784], { rng }));
+ * ```
+ */
 export class BernoulliDecoder extends ConditionalModule {
   constructor(net: TensorModule) {
     super('BernoulliDecoder', net);
@@ -262,7 +302,14 @@ export function bernoulliDecoder(net: TensorModule): BernoulliDecoder {
   return new BernoulliDecoder(net);
 }
 
-/** p(x | z) = N(mu(z), scale^2 I); see {@link gaussianDecoder}. */
+/**
+ * p(x | z) = N(mu(z), scale^2 I); see {@link gaussianDecoder}.
+ *
+ * @example
+ * ```ts
+ * const dec = new GaussianDecoder(mlp([2, 16, 3], { rng }), { scale: 0.5 });
+ * ```
+ */
 export class GaussianDecoder extends ConditionalModule {
   readonly scale: number;
 
@@ -294,7 +341,14 @@ export function gaussianDecoder(net: TensorModule, opts: { scale: number }): Gau
   return new GaussianDecoder(net, opts);
 }
 
-/** Checks a `Likelihood` option (default 'bernoulli'). */
+/**
+ * Checks a `Likelihood` option (default 'bernoulli'), or throws a `ValueError` naming `who`.
+ *
+ * @example
+ * ```ts
+ * checkLikelihood({ type: 'gaussian', scale: 0.1 }, 'GaussianVAE');
+ * ```
+ */
 export function checkLikelihood(l: Likelihood | undefined, who: string): Likelihood {
   const lik = l ?? 'bernoulli';
   if (lik === 'bernoulli') return lik;

@@ -135,6 +135,12 @@ type DiscreteEncoder = BernoulliEncoder | CategoricalEncoder;
  * `GradientEstimator` or a name of {@link estimatorByName}) and owned. The training loss is
  * E_q[-log p(x | z)] through the estimator plus the analytic KL (free bits optional), or with
  * VIMCO the k-sample IWAE bound; see {@link VAE.loss}.
+ *
+ * @example
+ * ```ts
+ * const vae: DiscreteVAE = BernoulliVAE.mlp({ inputDim: 784, hidden: [256], latentDim: 64, estimator: 'nvil', rng });
+ * const state = vae.estimator.getState(); // JSON: baselines, control variates, step
+ * ```
  */
 export abstract class DiscreteVAE<E extends DiscreteEncoder = DiscreteEncoder> extends VAE<
   E,

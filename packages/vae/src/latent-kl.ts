@@ -12,7 +12,15 @@ import { DgmError, type Distribution, Independent, kl, tf } from '@dgm-js/core-t
 
 type Tensor = tf.Tensor;
 
-/** kl(p, q), or undefined when no analytic KL is registered for the pair. */
+/**
+ * kl(p, q), or undefined when no analytic KL is registered for the pair (shape and value errors
+ * still throw).
+ *
+ * @example
+ * ```ts
+ * const k = analyticKl(q, prior); // [B], or undefined (e.g. a Logistic or flow posterior)
+ * ```
+ */
 export function analyticKl(p: Distribution, q: Distribution): Tensor | undefined {
   try {
     return kl(p, q);
@@ -50,6 +58,12 @@ export interface KlGroups {
  * the mean over the leading axis of log q(z) - log p(z) at `z` `[s, B, ...latentShape]`
  * (samples of q; with `rsample`d z the estimate is differentiable along the path), or
  * undefined when no samples are given.
+ *
+ * @example
+ * ```ts
+ * const z = q.rsample({ sampleShape: [5], rng });
+ * const { groups, analytic } = klGroups(q, prior, z)!; // groups [B, G]; sum(groups, -1) is KL(q || p)
+ * ```
  */
 export function klGroups(q: Distribution, p: Distribution, z?: Tensor): KlGroups | undefined {
   const b = q.batchShape.reduce((a, c) => a * c, 1);

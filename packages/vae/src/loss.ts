@@ -72,6 +72,11 @@ function klTerm(klg: Tensor, freeBits: number): Tensor {
  * the discrete estimators see the core `Bernoulli` / `OneHotCategorical` they take. The latent
  * dimensions become batch dimensions, which an estimator sums log q over (the integrand
  * returns one value per example), so the estimate is the same.
+ *
+ * @example
+ * ```ts
+ * estimator.estimate(estimatorView(vae.encode(x)), (z) => tf.neg(vae.logLikelihood(z, x)), { samples: 1, rng });
+ * ```
  */
 export function estimatorView(q: Distribution): Distribution {
   let d = q;
@@ -86,6 +91,11 @@ export function estimatorView(q: Distribution): Distribution {
  * - through the estimator: E_q[-log p(x|z)] via its surrogate + w KL (analytic KL; free bits
  *   optional), or, with no analytic KL, E_q[-log p(x|z) + w (log q(z) - log p(z))] via the
  *   surrogate (no free bits); with VIMCO, -IWAE_k.
+ *
+ * @example
+ * ```ts
+ * const { loss, metrics } = vaeLoss(vae, x, { rng, klWeight: 0.5 }); // what vae.loss(x, opts) returns
+ * ```
  */
 export function vaeLoss(parts: VaeParts, x: Tensor, opts: LossOptions): VaeLoss {
   const who = `${parts.kind}.loss`;

@@ -24,14 +24,7 @@ import {
 import { borrowed } from './distributions.js';
 import { klGroups } from './latent-kl.js';
 import { logMeanExp, vaeLoss } from './loss.js';
-import {
-  decodeFlat,
-  decodeMean,
-  leadOf,
-  logLikelihood,
-  posterior,
-  type VaeParts,
-} from './parts.js';
+import { decodeFlat, decodeMean, logLikelihood, posterior, type VaeParts } from './parts.js';
 import { BatchReshaped } from './reshape.js';
 import type {
   ElboOptions,
@@ -224,9 +217,8 @@ export class VAE<E extends Conditional = Conditional, D extends Conditional = Co
    */
   decode(z: Tensor): Distribution {
     const who = `${this.kind}.decode`;
-    const lead = leadOf(this, z, who);
-    const { px } = decodeFlat(this, z, who);
-    return lead.length === 1 ? px : new BatchReshaped(px, lead);
+    const { px, lead, zf } = decodeFlat(this, z, who);
+    return lead.length === 1 ? px : new BatchReshaped(px, lead, [zf]);
   }
 
   /**
@@ -343,7 +335,7 @@ export class VAE<E extends Conditional = Conditional, D extends Conditional = Co
       const z = this.latentPrior.sample({ sampleShape: [n], rng });
       let x: Tensor;
       if (opts.output === 'sample') {
-        const { px } = decodeFlat(this, z, who);
+        const { px } = decodeFlat(this, z, who); // z is [n, ...latentShape]: no reshaped copy
         try {
           x = px.sample({ rng });
         } finally {

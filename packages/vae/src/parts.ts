@@ -78,29 +78,42 @@ export function leadOf(parts: VaeParts, z: Tensor, who: string): number[] {
 
 /**
  * p(x | z) for latents `[...lead, ...latentShape]` flattened to `[n, ...latentShape]`: a
- * distribution of batch `[n]` (checked) the caller owns.
+ * distribution of batch `[n]` (checked) the caller owns, with the flattened latents `zf` (`z`
+ * itself when lead has one axis; else a tensor the decoder's distribution may hold by reference,
+ * so the caller disposes it after `px`).
  */
 export function decodeFlat(
   parts: VaeParts,
   z: Tensor,
   who: string,
-): { px: Distribution; lead: number[] } {
+): { px: Distribution; lead: number[]; zf: Tensor } {
   const lead = leadOf(parts, z, who);
   const n = sizeOf(lead);
   const zf = lead.length === 1 ? z : tf.reshape(z, [n, ...parts.latentPrior.eventShape]);
+  const free = () => {
+    if (zf !== z) zf.dispose();
+  };
   let px: Distribution;
   try {
     px = parts.decoder.condition(zf);
-  } finally {
-    if (zf !== z) zf.dispose();
+  } catch (e) {
+    free();
+    throw e;
   }
   if (!same(px.batchShape, [n])) {
     px.dispose();
+    free();
     throw new ShapeError(
       `${who}: the decoder returned p(x | z) with batch shape ${fmtShape(px.batchShape)} for latents [${n}, ${parts.latentPrior.eventShape.join(', ')}]; it must have batch shape [${n}] (one distribution per latent).`,
     );
   }
-  return { px, lead };
+  return { px, lead, zf };
+}
+
+/** Disposes what {@link decodeFlat} returned. */
+function release(d: { px: Distribution; zf: Tensor }, z: Tensor): void {
+  d.px.dispose();
+  if (d.zf !== z) d.zf.dispose();
 }
 
 /**
@@ -109,7 +122,8 @@ export function decodeFlat(
  * the decoder's event shape (so flat decoders score NHWC images) and repeated over the samples.
  */
 export function logLikelihood(parts: VaeParts, z: Tensor, x: Tensor, who: string): Tensor {
-  const { px, lead } = decodeFlat(parts, z, who);
+  const d = decodeFlat(parts, z, who);
+  const { px, lead } = d;
   try {
     return tf.tidy(() => {
       const b = x.shape[0] as number;
@@ -131,16 +145,16 @@ export function logLikelihood(parts: VaeParts, z: Tensor, x: Tensor, who: string
       return tf.reshape(px.logProb(xt), lead);
     });
   } finally {
-    px.dispose();
+    release(d, z);
   }
 }
 
 /** The mean of p(x | z) for latents `[...lead, ...latentShape]`: `[...lead, ...eventShape]`. */
 export function decodeMean(parts: VaeParts, z: Tensor, who: string): Tensor {
-  const { px, lead } = decodeFlat(parts, z, who);
+  const d = decodeFlat(parts, z, who);
   try {
-    return tf.tidy(() => tf.reshape(px.mean, [...lead, ...px.eventShape]));
+    return tf.tidy(() => tf.reshape(d.px.mean, [...d.lead, ...d.px.eventShape]));
   } finally {
-    px.dispose();
+    release(d, z);
   }
 }

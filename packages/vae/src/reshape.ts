@@ -36,8 +36,14 @@ export class BatchReshaped extends BaseDistribution {
   readonly base: Distribution;
   override readonly hasRsample: boolean;
 
-  constructor(base: Distribution, batchShape: readonly number[]) {
+  /**
+   * @param base the distribution (owned)
+   * @param batchShape the new batch shape (same size as the base's)
+   * @param owned tensors to free with it (e.g. a reshaped context the base holds by reference)
+   */
+  constructor(base: Distribution, batchShape: readonly number[], owned: readonly Tensor[] = []) {
     super('BatchReshaped');
+    for (const t of owned) this.own(t);
     if (sizeOf(base.batchShape) !== sizeOf(batchShape)) {
       throw new ShapeError(
         `BatchReshaped: the base has batch shape ${fmtShape(base.batchShape)}, which cannot be reshaped to ${fmtShape(batchShape)} (the sizes differ).`,

@@ -24,7 +24,14 @@ export interface NetworkVaeOptions {
   likelihood?: Likelihood;
 }
 
-/** Checks the networks and the likelihood of a {@link NetworkVaeOptions}. */
+/**
+ * Checks the networks and the likelihood of a {@link NetworkVaeOptions}; returns the likelihood.
+ *
+ * @example
+ * ```ts
+ * const likelihood = checkNetworks({ encoder: enc, decoder: dec }, 'GaussianVAE'); // 'bernoulli'
+ * ```
+ */
 export function checkNetworks(opts: NetworkVaeOptions, who: string): Likelihood {
   if (!opts || !(opts.encoder instanceof Module) || !(opts.decoder instanceof Module)) {
     throw new ValueError(
