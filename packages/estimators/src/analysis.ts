@@ -3,9 +3,17 @@
  * repeats: R independent copies of the parameters form the instance axis, so one call yields R
  * independent gradient estimates (one per row of the parameter gradient).
  */
-import { Normal, type Rng, tf, ValueError } from '@dgm-js/core-tensors';
+import {
+  Bernoulli,
+  type GradientEstimator as CoreGradientEstimator,
+  Normal,
+  OneHotCategorical,
+  type Rng,
+  tf,
+  ValueError,
+} from '@dgm-js/core-tensors';
 import { exactExpectation } from './exact.js';
-import { bernoulliLatent, categoricalLatent } from './latent.js';
+import { isEnumerable } from './latent.js';
 import type { GradientEstimator, LatentInput } from './types.js';
 
 type Tensor = tf.Tensor;
@@ -19,7 +27,10 @@ export interface EstimationProblem {
   readonly name: string;
   /** theta, the point where the gradient is estimated (P numbers). */
   readonly params: readonly number[];
-  /** q for R copies of the parameters: `params` [R, P], instance shape [R]. */
+  /**
+   * q for R copies of the parameters: `params` [R, P], instance shape [R] (a core distribution,
+   * created inside the caller's tidy scope).
+   */
   latent(params: Tensor): LatentInput;
   /** f for samples [S, R, ...] -> [S, R]; it may use the parameters. */
   objective(z: Tensor, params: Tensor): Tensor;
@@ -91,9 +102,9 @@ export function exactGradientOf(problem: EstimationProblem): number[] {
 }
 
 /**
- * Mean, variance, bias and speed of an estimator on a problem: `repeats` independent estimates,
- * each from `samples` samples, computed `chunk` repeats per vectorised call. The estimator's
- * state is used as it is and not advanced (`update: false`).
+ * Mean, variance, bias and speed of an estimator (any core-tensors `GradientEstimator`) on a
+ * problem: `repeats` independent estimates, each from `samples` samples, computed `chunk` repeats
+ * per vectorised call. The estimator's state is used as it is and not advanced (`update: false`).
  *
  * @example
  * ```ts
@@ -102,7 +113,7 @@ export function exactGradientOf(problem: EstimationProblem): number[] {
  * ```
  */
 export function gradientStats(
-  estimator: GradientEstimator,
+  estimator: CoreGradientEstimator,
   problem: EstimationProblem,
   opts: GradientStatsOptions,
 ): GradientStats {
@@ -125,13 +136,18 @@ export function gradientStats(
       const context = problem.context?.(r);
       const { value, grad } = tf.valueAndGrad((t: Tensor) =>
         tf.sum(
-          estimator.estimate(problem.latent(t), (z) => problem.objective(z, t), {
-            samples,
-            rng: opts.rng,
-            update: false,
-            diagnostics: false,
-            ...(context ? { context } : {}),
-          }).surrogate,
+          // a problem may still give the { kind, logits } form, which this package's estimators take
+          (estimator as GradientEstimator).estimate(
+            problem.latent(t),
+            (z) => problem.objective(z, t),
+            {
+              samples,
+              rng: opts.rng,
+              update: false,
+              diagnostics: false,
+              ...(context ? { context } : {}),
+            },
+          ).surrogate,
         ),
       )(p);
       return [grad.dataSync(), value.dataSync()[0] as number] as const;
@@ -155,10 +171,7 @@ export function gradientStats(
   let exactG: number[] | null = null;
   if (problem.exactGradient) exactG = [...problem.exactGradient];
   else {
-    const lat = tf.tidy(() => {
-      const l = problem.latent(tf.tensor2d([[...problem.params]]));
-      return 'kind' in l && 'logits' in l;
-    });
+    const lat = tf.tidy(() => isEnumerable(problem.latent(tf.tensor2d([[...problem.params]]))));
     if (lat) exactG = exactGradientOf(problem);
   }
   const bias = exactG ? mean.map((m, j) => m - (exactG![j] as number)) : null;
@@ -215,7 +228,12 @@ export function bernoulliProblem(
   logits: readonly number[],
   f: (z: Tensor, params: Tensor) => Tensor,
 ): EstimationProblem {
-  return { name, params: [...logits], latent: (p) => bernoulliLatent(p), objective: f };
+  return {
+    name,
+    params: [...logits],
+    latent: (p) => new Bernoulli({ logits: p }, { validate: false }),
+    objective: f,
+  };
 }
 
 /**
@@ -242,7 +260,11 @@ export function categoricalProblem(
   return {
     name,
     params: logits.flat(),
-    latent: (p) => categoricalLatent(tf.reshape(p, [p.shape[0] as number, d, c])),
+    latent: (p) =>
+      new OneHotCategorical(
+        { logits: tf.reshape(p, [p.shape[0] as number, d, c]) },
+        { validate: false },
+      ),
     objective: f,
   };
 }
@@ -262,7 +284,7 @@ export function relaxToyProblem(theta = 0, target = 0.499): EstimationProblem {
   return {
     name: `relax-toy(theta=${theta}, t=${target})`,
     params: [theta],
-    latent: (p) => bernoulliLatent(p),
+    latent: (p) => new Bernoulli({ logits: p }, { validate: false }),
     objective: (z) => tf.sum(tf.square(tf.sub(z, target)), -1),
     exactGradient: [s * (1 - s) * ((1 - target) ** 2 - target ** 2)],
   };

@@ -8,17 +8,10 @@
  *   integrated out; never more variance than ARM.
  * Both evaluate f at 2K points per instance (K antithetic pairs) and are unbiased.
  */
-import { tf } from '@dgm-js/core-tensors';
+import { clampedUniform, tf } from '@dgm-js/core-tensors';
 import { BaseEstimator, type RunContext, type RunResult } from './base.js';
-import {
-  detach,
-  evalObjective,
-  expandTo,
-  injectGradient,
-  resolveDiscrete,
-  uniform,
-} from './latent.js';
-import type { LatentInput, Objective } from './types.js';
+import { detach, evalObjective, expandTo, injectGradient, resolveDiscrete } from './latent.js';
+import type { Integrand, LatentInput } from './types.js';
 
 type Tensor = tf.Tensor;
 
@@ -32,11 +25,11 @@ export class ArmEstimator extends BaseEstimator {
     this.name = name;
   }
 
-  protected run(q: LatentInput, f: Objective, ctx: RunContext): RunResult {
+  protected run(q: LatentInput, f: Integrand, ctx: RunContext): RunResult {
     const r = resolveDiscrete(q, this.name, ['bernoulli']);
     const s = ctx.samples;
     const th = detach(r.logits);
-    const u = uniform([s, ...th.shape], ctx.rng);
+    const u = clampedUniform([s, ...th.shape], ctx.rng);
     const p = tf.sigmoid(th);
     let b1: Tensor;
     let b2: Tensor;
@@ -76,7 +69,7 @@ export class ArmEstimator extends BaseEstimator {
  *
  * @example
  * ```ts
- * const r = arm().estimate(bernoulliLatent(logits), f, { samples: 1, rng: new Rng(0) });
+ * const r = arm().estimate(new Bernoulli({ logits }), f, { samples: 1, rng: new Rng(0) });
  * ```
  */
 export function arm(): ArmEstimator {
@@ -88,7 +81,7 @@ export function arm(): ArmEstimator {
  *
  * @example
  * ```ts
- * const r = disarm().estimate(bernoulliLatent(logits), f, { samples: 1, rng: new Rng(0) });
+ * const r = disarm().estimate(new Bernoulli({ logits }), f, { samples: 1, rng: new Rng(0) });
  * ```
  */
 export function disarm(): ArmEstimator {

@@ -11,8 +11,8 @@ import type {
   EstimateResult,
   EstimatorState,
   GradientEstimator,
+  Integrand,
   LatentInput,
-  Objective,
 } from './types.js';
 
 type Tensor = tf.Tensor;
@@ -36,7 +36,7 @@ export interface RunResult {
 /**
  * Base class of the estimators. Subclasses implement `run`, which executes inside a `tf.tidy`
  * scope: only the surrogate leaves it, so estimators cannot leak. State lives in `this.store`
- * (named variables, saved by `getState`).
+ * (named variables, modules and optimizer slots, saved by `getState`).
  *
  * @example
  * ```ts
@@ -44,7 +44,7 @@ export interface RunResult {
  *   readonly name = 'pathwise';
  *   readonly unbiased = true;
  *   constructor() { super('pathwise'); }
- *   protected run(q: LatentInput, f: Objective, ctx: RunContext): RunResult {
+ *   protected run(q: LatentInput, f: Integrand, ctx: RunContext): RunResult {
  *     const z = (q as Distribution).rsample({ sampleShape: [ctx.samples], rng: ctx.rng });
  *     return { surrogate: tf.mean(f(z), 0) };
  *   }
@@ -68,7 +68,7 @@ export abstract class BaseEstimator implements GradientEstimator {
     return this.stepCount;
   }
 
-  estimate(q: LatentInput, f: Objective, opts: EstimateOptions): EstimateResult {
+  estimate(q: LatentInput, f: Integrand, opts: EstimateOptions): EstimateResult {
     if (this.disposed) throw new ValueError(`${this.name}: the estimator was disposed.`);
     if (!opts || typeof opts !== 'object') {
       throw new ValueError(`${this.name}.estimate: pass options { samples, rng }.`);
@@ -113,7 +113,7 @@ export abstract class BaseEstimator implements GradientEstimator {
     return { surrogate: out.surrogate, diagnostics };
   }
 
-  protected abstract run(q: LatentInput, f: Objective, ctx: RunContext): RunResult;
+  protected abstract run(q: LatentInput, f: Integrand, ctx: RunContext): RunResult;
 
   getState(): EstimatorState {
     return this.store.serialize(this.name, this.stepCount);

@@ -22,11 +22,11 @@ import { rebar, relax } from './relax.js';
 import {
   gumbelSoftmax,
   reparam,
-  straightThrough,
+  straightThroughEstimator as straightThrough,
   straightThroughGumbelSoftmax,
 } from './relaxed.js';
 import { constantTemperature, exponentialTemperature, temperatureAt } from './schedule.js';
-import { gumbelMax, nvil, reinforce, rloo, vimco } from './score.js';
+import { gumbelMaxEstimator as gumbelMax, nvil, reinforce, rloo, vimco } from './score.js';
 import type { GradientEstimator, LatentInput } from './types.js';
 
 type Tensor = tf.Tensor;

@@ -4,17 +4,17 @@
  * against) and which is an estimator in its own right (marginalisation: zero variance, cost
  * linear in the number of configurations).
  */
-import { fmtShape, tf, ValueError } from '@dgm-js/core-tensors';
+import { Categorical, fmtShape, OneHotCategorical, tf, ValueError } from '@dgm-js/core-tensors';
 import { BaseEstimator, type RunContext, type RunResult } from './base.js';
 import {
   detach,
-  discreteLogProb,
   evalObjective,
   oneHot,
   resolveDiscrete,
   sumLatent,
+  unwrapDiscrete,
 } from './latent.js';
-import type { LatentInput, LatentKind, Objective } from './types.js';
+import type { Integrand, LatentInput, LatentKind } from './types.js';
 
 type Tensor = tf.Tensor;
 
@@ -68,19 +68,35 @@ export interface ExactOptions {
 
 /**
  * E_q[f] by summing over every configuration, shape `[...instanceShape]`; differentiable, so
- * `tf.grad` of it is the exact gradient. f is called once on a single probe configuration (to
- * read the instance shape) and once on all M configurations.
+ * `tf.grad` of it is the exact gradient. q is a `Bernoulli`, a `OneHotCategorical` or a
+ * `Categorical` (f then receives int32 categories `[M, ...batchShape]`), or `Independent` of one. f is called once on a
+ * single probe configuration (to read the instance shape) and once on all M configurations.
  *
  * @example
  * ```ts
  * const theta = tf.tensor1d([0.3, -1]);
- * const g = tf.grad((t) => exactExpectation(bernoulliLatent(t), (z) => tf.sum(z, -1)))(theta);
+ * const g = tf.grad((t) => exactExpectation(new Bernoulli({ logits: t }), (z) => tf.sum(z, -1)))(theta);
  * // g = sigmoid'(theta)
  * ```
  */
-export function exactExpectation(q: LatentInput, f: Objective, opts: ExactOptions = {}): Tensor {
-  const r = resolveDiscrete(q, 'exact');
+export function exactExpectation(
+  input: LatentInput,
+  f: Integrand,
+  opts: ExactOptions = {},
+): Tensor {
+  const q = unwrapDiscrete(input);
+  if (q instanceof Categorical) {
+    // the same enumeration over one-hot configurations, f given their category indices
+    return tf.tidy(() =>
+      exactExpectation(
+        new OneHotCategorical({ logits: q.logits }, { validate: false }),
+        (z) => f(tf.argMax(z, -1)),
+        opts,
+      ),
+    );
+  }
   return tf.tidy(() => {
+    const r = resolveDiscrete(q, 'exact');
     const shape = r.logits.shape;
     const probe =
       r.kind === 'bernoulli'
@@ -95,7 +111,7 @@ export function exactExpectation(q: LatentInput, f: Objective, opts: ExactOption
       [m, ...shape],
     );
     const { fz } = evalObjective(f, z, m, r.batchShape, 'exact');
-    const lq = sumLatent(discreteLogProb(r.kind, r.logits, detach(z)), instRank);
+    const lq = sumLatent(r.dist.logProb(detach(z)), instRank);
     return tf.sum(tf.mul(tf.exp(lq), fz), 0);
   });
 }
@@ -111,7 +127,7 @@ export class ExactEstimator extends BaseEstimator {
     this.maxConfigs = opts.maxConfigs ?? DEFAULT_MAX_CONFIGS;
   }
 
-  protected run(q: LatentInput, f: Objective, _ctx: RunContext): RunResult {
+  protected run(q: LatentInput, f: Integrand, _ctx: RunContext): RunResult {
     const surrogate = exactExpectation(q, f, { maxConfigs: this.maxConfigs });
     return { surrogate, diagnostics: { value: tf.mean(detach(surrogate)) } };
   }
@@ -122,7 +138,7 @@ export class ExactEstimator extends BaseEstimator {
  *
  * @example
  * ```ts
- * const r = exact().estimate(bernoulliLatent(logits), f, { samples: 1, rng: new Rng(0) });
+ * const r = exact().estimate(new Bernoulli({ logits }), f, { samples: 1, rng: new Rng(0) });
  * ```
  */
 export function exact(opts: ExactOptions = {}): ExactEstimator {

@@ -1,11 +1,12 @@
 /**
  * @dgm-js/estimators: gradients of E_{q_phi(z)}[f(z)] when z is discrete or f is not
- * differentiable, and the tools to measure them.
+ * differentiable, and the tools to measure them. The contract (`GradientEstimator`,
+ * `Integrand`, `EstimateOptions`, ...) and the distributions come from `@dgm-js/core-tensors`.
  *
  * @example
  * ```ts
- * import { initBackend, Rng, tf } from '@dgm-js/core-tensors';
- * import { bernoulliLatent, relax } from '@dgm-js/estimators';
+ * import { Bernoulli, initBackend, Rng, tf } from '@dgm-js/core-tensors';
+ * import { relax } from '@dgm-js/estimators';
  * await initBackend();
  * const theta = tf.variable(tf.zeros([1]));
  * const est = relax();
@@ -13,7 +14,10 @@
  * const f = (b: tf.Tensor) => tf.sum(tf.square(tf.sub(b, 0.499)), -1);
  * const rng = new Rng(0);
  * for (let t = 0; t < 1000; t++) {
- *   opt.minimize(() => tf.mean(est.estimate(bernoulliLatent(theta), f, { samples: 1, rng }).surrogate) as tf.Scalar);
+ *   opt.minimize(() => {
+ *     const q = new Bernoulli({ logits: theta }, { validate: false });
+ *     return tf.mean(est.estimate(q, f, { samples: 1, rng }).surrogate) as tf.Scalar;
+ *   });
  * }
  * ```
  */
@@ -32,6 +36,25 @@ export {
 export { ArmEstimator, arm, disarm } from './arm.js';
 export { BaseEstimator, type RunContext, type RunResult } from './base.js';
 export {
+  type Baseline,
+  type BaselineContext,
+  type BaselineOption,
+  constantBaseline,
+  type LearnedBaselineOptions,
+  learned,
+  leaveOneOut,
+  type MovingAverageOptions,
+  movingAverage,
+  noBaseline,
+} from './baselines.js';
+export {
+  ESTIMATOR_NAMES,
+  type EstimatorByNameOptions,
+  type EstimatorName,
+  estimatorByName,
+} from './by-name.js';
+export { gumbelMax, straightThrough } from './deprecated.js';
+export {
   DEFAULT_MAX_CONFIGS,
   ExactEstimator,
   type ExactOptions,
@@ -48,7 +71,7 @@ export {
   ReparamEstimator,
   reparam,
   StraightThroughEstimator,
-  straightThrough,
+  straightThroughEstimator,
   straightThroughGumbelSoftmax,
 } from './relaxed.js';
 export {
@@ -58,8 +81,7 @@ export {
   temperatureAt,
 } from './schedule.js';
 export {
-  type Baseline,
-  gumbelMax,
+  gumbelMaxEstimator,
   NvilEstimator,
   type NvilOptions,
   nvil,
@@ -68,9 +90,11 @@ export {
   RlooEstimator,
   reinforce,
   rloo,
+  type ScoreFunctionOptions,
   VimcoEstimator,
   vimco,
 } from './score.js';
+export { Learner, type LearnerOptions, StateStore } from './state.js';
 export type {
   Diagnostics,
   DiscreteLatent,
@@ -78,6 +102,7 @@ export type {
   EstimateResult,
   EstimatorState,
   GradientEstimator,
+  Integrand,
   LatentInput,
   LatentKind,
   Objective,

@@ -1,28 +1,29 @@
 /**
- * Latent inputs (logits or distributions), sampling, log-probabilities and the shape rules
- * shared by the estimators.
+ * Latent inputs (core distributions, or the deprecated `{ kind, logits }` form, which becomes
+ * the core distribution), the tape cut `detach`, and the shape rules shared by the estimators.
  */
 import {
   Bernoulli,
-  clampedUniform,
+  Categorical,
+  customGrad,
   type Distribution,
   fmtShape,
-  gumbelNoise,
-  logSoftmax,
+  Independent,
   OneHotCategorical,
-  type Rng,
   ShapeError,
-  softplus,
+  stopGradient,
   tf,
   ValueError,
 } from '@dgm-js/core-tensors';
-import type { DiscreteLatent, LatentInput, LatentKind, Objective } from './types.js';
+import type { DiscreteLatent, Integrand, LatentInput, LatentKind } from './types.js';
 
 type Tensor = tf.Tensor;
 
 /**
- * A Bernoulli latent from its log-odds `[...instance, ...latent]`.
+ * A Bernoulli latent from its log-odds `[...instance, ...latent]`: the `{ kind, logits }` form,
+ * which every estimator turns into `new Bernoulli({ logits })`.
  *
+ * @deprecated Pass `new Bernoulli({ logits }, { validate: false })` from `@dgm-js/core-tensors`.
  * @example
  * ```ts
  * const q = bernoulliLatent(tf.zeros([2, 5])); // 2 instances of a 5-bit latent (if f returns [S, 2])
@@ -34,8 +35,11 @@ export function bernoulliLatent(logits: Tensor): DiscreteLatent {
 }
 
 /**
- * A categorical (one-hot) latent from unnormalized log-probabilities `[...instance, ...latent, C]`.
+ * A categorical (one-hot) latent from unnormalized log-probabilities
+ * `[...instance, ...latent, C]`: the `{ kind, logits }` form, which every estimator turns into
+ * `new OneHotCategorical({ logits })`.
  *
+ * @deprecated Pass `new OneHotCategorical({ logits }, { validate: false })`.
  * @example
  * ```ts
  * const q = categoricalLatent(tf.zeros([32, 20, 10])); // 32 instances of 20 x 10-way latents
@@ -60,46 +64,92 @@ function checkLogits(logits: Tensor, who: string, minRank: number): void {
   }
 }
 
-/** A latent resolved to what the estimators work with. */
+/** A discrete latent resolved to its core distribution and the logits the estimators use. */
+export type DiscreteResolved =
+  | { kind: 'bernoulli'; dist: Bernoulli; logits: Tensor; batchShape: number[] }
+  | { kind: 'categorical'; dist: OneHotCategorical; logits: Tensor; batchShape: number[] };
+
+/** Any latent resolved: discrete, or a distribution the estimator only samples and scores. */
 export type Resolved =
-  | { kind: LatentKind; logits: Tensor; batchShape: number[] }
+  | DiscreteResolved
   | { kind: 'distribution'; dist: Distribution; batchShape: number[] };
 
 function isDiscreteLatent(q: unknown): q is DiscreteLatent {
   return (
     typeof q === 'object' &&
     q !== null &&
+    !(q instanceof Bernoulli) &&
+    !(q instanceof OneHotCategorical) &&
     'kind' in q &&
     'logits' in q &&
     ((q as DiscreteLatent).kind === 'bernoulli' || (q as DiscreteLatent).kind === 'categorical')
   );
 }
 
-/** Resolves any input; Bernoulli and OneHotCategorical distributions become logits. */
-export function resolve(q: LatentInput, who: string): Resolved {
-  if (isDiscreteLatent(q)) {
-    checkLogits(q.logits, who, q.kind === 'categorical' ? 1 : 0);
-    return {
-      kind: q.kind,
-      logits: q.logits,
-      batchShape: q.kind === 'categorical' ? q.logits.shape.slice(0, -1) : [...q.logits.shape],
-    };
-  }
-  if (q instanceof Bernoulli)
-    return { kind: 'bernoulli', logits: q.logits, batchShape: [...q.logits.shape] };
-  if (q instanceof OneHotCategorical) {
-    return { kind: 'categorical', logits: q.logits, batchShape: q.logits.shape.slice(0, -1) };
-  }
-  if (
+function isDistribution(q: unknown): q is Distribution {
+  return (
     typeof q === 'object' &&
     q !== null &&
     typeof (q as Distribution).logProb === 'function' &&
+    typeof (q as Distribution).sample === 'function' &&
     Array.isArray((q as Distribution).batchShape)
-  ) {
-    return { kind: 'distribution', dist: q, batchShape: [...q.batchShape] };
+  );
+}
+
+/**
+ * `q` without `Independent` wrappers when its base is a discrete distribution (`Bernoulli`,
+ * `OneHotCategorical`, `Categorical`): the reinterpreted dimensions are latent dimensions
+ * either way (f reduces over them, log q is summed over them), so the estimators work on the
+ * base. Any other `q` is returned as it is.
+ */
+export function unwrapDiscrete<Q>(q: Q): Q | Distribution {
+  let d: unknown = q;
+  while (d instanceof Independent) d = d.base;
+  const discrete =
+    d instanceof Bernoulli || d instanceof OneHotCategorical || d instanceof Categorical;
+  return discrete ? (d as Distribution) : q;
+}
+
+/**
+ * Whether `q` is a discrete latent exact enumeration handles: `Bernoulli`, `OneHotCategorical`,
+ * `Categorical` (or `Independent` of one), or the `{ kind, logits }` form.
+ */
+export function isEnumerable(q: unknown): boolean {
+  const d = unwrapDiscrete(q);
+  return (
+    isDiscreteLatent(d) ||
+    d instanceof Bernoulli ||
+    d instanceof OneHotCategorical ||
+    d instanceof Categorical
+  );
+}
+
+/**
+ * Resolves any input. The `{ kind, logits }` form becomes a core `Bernoulli` / `OneHotCategorical`
+ * (built without value checks; call inside a tidy scope: its derived tensors are the scope's);
+ * `Independent` wrappers of a discrete distribution are peeled off ({@link unwrapDiscrete}).
+ */
+export function resolve(input: LatentInput, who: string): Resolved {
+  const q = unwrapDiscrete(input);
+  if (isDiscreteLatent(q)) {
+    checkLogits(q.logits, who, q.kind === 'categorical' ? 1 : 0);
+    if (q.kind === 'bernoulli') {
+      const dist = new Bernoulli({ logits: q.logits }, { validate: false });
+      return { kind: 'bernoulli', dist, logits: dist.logits, batchShape: dist.batchShape };
+    }
+    const dist = new OneHotCategorical({ logits: q.logits }, { validate: false });
+    return { kind: 'categorical', dist, logits: dist.logits, batchShape: dist.batchShape };
   }
+  if (q instanceof Bernoulli) {
+    return { kind: 'bernoulli', dist: q, logits: q.logits, batchShape: q.batchShape };
+  }
+  if (q instanceof OneHotCategorical) {
+    return { kind: 'categorical', dist: q, logits: q.logits, batchShape: q.batchShape };
+  }
+  if (isDistribution(q)) return { kind: 'distribution', dist: q, batchShape: q.batchShape };
   throw new ValueError(
-    `${who}: q must be bernoulliLatent(logits), categoricalLatent(logits) or a Distribution from @dgm-js/core-tensors.`,
+    `${who}: q must be a Distribution from @dgm-js/core-tensors (Bernoulli, OneHotCategorical, Normal, ...) ` +
+      'or the deprecated bernoulliLatent(logits) / categoricalLatent(logits).',
   );
 }
 
@@ -108,26 +158,32 @@ export function resolveDiscrete(
   q: LatentInput,
   who: string,
   kinds: readonly LatentKind[] = ['bernoulli', 'categorical'],
-): { kind: LatentKind; logits: Tensor; batchShape: number[] } {
+): DiscreteResolved {
   const r = resolve(q, who);
   if (r.kind === 'distribution' || !kinds.includes(r.kind)) {
     const got = r.kind === 'distribution' ? (r.dist.constructor?.name ?? 'a distribution') : r.kind;
+    const accepted = kinds.map((k) => (k === 'bernoulli' ? 'Bernoulli' : 'OneHotCategorical'));
+    const hint =
+      r.dist instanceof Categorical && kinds.includes('categorical')
+        ? ' For a Categorical (integer samples) pass new OneHotCategorical({ logits: q.logits }) and a one-hot f.'
+        : '';
     throw new ValueError(
-      `${who}: works on ${kinds.join(' or ')} latents, got ${got}. Pass ${kinds
-        .map((k) => `${k}Latent(logits)`)
-        .join(' or ')}${kinds.includes('bernoulli') ? ' (or a Bernoulli)' : ''}${
-        kinds.includes('categorical') ? ' (or a OneHotCategorical)' : ''
-      }.`,
+      `${who}: works on ${kinds.join(' or ')} latents, got ${got}. Pass a ${accepted.join(' or ')} ` +
+        `from @dgm-js/core-tensors (or ${kinds.map((k) => `${k}Latent(logits)`).join(' / ')}).${hint}`,
     );
   }
   return r;
 }
 
 /**
- * A tensor with the same values as `t` and no connection to the gradient tape: it shares
- * `t`'s data (no copy), so gradients never flow through it and non-differentiable ops
- * (comparisons, argmax) on it never break `tf.grad`. The caller owns it (disposing it does
- * not free `t`).
+ * A copy of `t` cut from the gradient tape: gradients never flow through it, and
+ * non-differentiable ops on it (comparisons, which have no gradient in tfjs) never break
+ * `tf.grad`. Core's `stopGradient` gives a zero gradient but stays on the tape, so a
+ * `tf.greater` downstream of it throws inside `tf.grad`, and the backward pass walks (and zeroes)
+ * everything computed from it; the estimators use this for samples, learning signals and
+ * control variates, and `stopGradient` for the `x - stopGradient(x)` terms of surrogates.
+ * Built on `tf.customGrad` with no inputs (the copy is made inside the op, where tfjs records
+ * nothing). The caller owns the result (it shares `t`'s data; disposing it does not free `t`).
  *
  * @example
  * ```ts
@@ -135,13 +191,7 @@ export function resolveDiscrete(
  * ```
  */
 export function detach<T extends Tensor>(t: T): T {
-  const engine = tf.engine();
-  const backend = engine.backend as unknown as { incRef?: (id: unknown) => void };
-  if (typeof backend.incRef !== 'function') {
-    return tf.tensor(t.dataSync() as Float32Array, t.shape, t.dtype) as T;
-  }
-  backend.incRef(t.dataId);
-  return engine.makeTensorFromDataId(t.dataId, t.shape, t.dtype) as T;
+  return customGrad<[]>(() => ({ value: tf.clone(t), gradFunc: () => [] }))() as T;
 }
 
 /** Throws a `ValueError` unless `samples` is an integer >= `min`. */
@@ -162,7 +212,7 @@ export function checkSamples(samples: unknown, who: string, min = 1): number {
  * (float32) and the instance rank.
  */
 export function evalObjective(
-  f: Objective,
+  f: Integrand,
   z: Tensor,
   s: number,
   batchShape: readonly number[],
@@ -203,70 +253,20 @@ export function expandTo(t: Tensor, rank: number): Tensor {
 }
 
 /**
- * One-hot float32 vectors of `indices` (int32). tfjs-backend-wasm 4.22's OneHot kernel returns
- * all zeros when asked for a float32 result, so this builds int32 and casts.
+ * One-hot float32 vectors of int32 `indices`, built as int32 and cast (tfjs-backend-wasm 4.22's
+ * float32 OneHot writes the int32 bit pattern of 1), as core's distributions do internally.
  */
 export function oneHot(indices: Tensor, depth: number): Tensor {
   return tf.tidy(() => tf.cast(tf.oneHot(tf.cast(indices, 'int32'), depth), 'float32'));
 }
 
-/** Bernoulli samples [s, ...logits] (float 0/1) from detached logits. */
-export function sampleBernoulli(logitsD: Tensor, s: number, rng: Rng): Tensor {
-  return tf.tidy(() => {
-    const u = tf.randomUniform([s, ...logitsD.shape], 0, 1, 'float32', rng.next());
-    return tf.cast(tf.less(u, tf.sigmoid(logitsD)), 'float32');
-  });
-}
-
-/** One-hot categorical samples [s, ...logits] by Gumbel-Max from detached logits. */
-export function sampleCategorical(logitsD: Tensor, s: number, rng: Rng): Tensor {
-  return tf.tidy(() => {
-    const c = logitsD.shape[logitsD.rank - 1] as number;
-    const g = gumbelNoise([s, ...logitsD.shape], rng);
-    return oneHot(tf.argMax(tf.add(logitsD, g), -1), c);
-  });
-}
-
-/** Samples of a discrete latent from detached logits. */
-export function sampleDiscrete(kind: LatentKind, logitsD: Tensor, s: number, rng: Rng): Tensor {
-  return kind === 'bernoulli'
-    ? sampleBernoulli(logitsD, s, rng)
-    : sampleCategorical(logitsD, s, rng);
-}
-
 /**
- * log q(z) per sample and batch element: `[s, ...batchShape]` (summed over categories),
- * differentiable with respect to the logits. z must be exact 0/1 (one-hot) values.
- */
-export function discreteLogProb(kind: LatentKind, logits: Tensor, z: Tensor): Tensor {
-  return tf.tidy(() => {
-    if (kind === 'bernoulli') return tf.sub(tf.mul(z, logits), softplus(logits));
-    const ls = logSoftmax(logits);
-    // where z = 0 the term is 0 even when log p = -Infinity
-    const mask = tf.greater(detach(z), 0);
-    const terms = tf.mul(z, ls);
-    return tf.sum(tf.where(mask, terms, tf.zeros(terms.shape)), -1);
-  });
-}
-
-/** Uniform noise on [1e-6, 1 - 1e-6] of the given shape. */
-export function uniform(shape: number[], rng: Rng): Tensor {
-  return clampedUniform(shape, rng);
-}
-
-/** log(u) - log(1 - u): standard logistic noise from uniforms. */
-export function logistic(u: Tensor): Tensor {
-  return tf.tidy(() => tf.sub(tf.log(u), tf.log1p(tf.neg(u))));
-}
-
-/**
- * Adds `ghat` (detached, the shape of `logits`) as the gradient of the result with respect to
- * `logits`, with value 0: `sum_latent ghat * (logits - detach(logits))`, shape `[...instance]`.
+ * Adds `ghat` (the shape of `logits`) as the gradient of the result with respect to `logits`,
+ * with value 0: `sum_latent detach(ghat) * (logits - stopGradient(logits))`, shape `[...instance]`.
  */
 export function injectGradient(logits: Tensor, ghat: Tensor, instRank: number): Tensor {
   return tf.tidy(() => {
-    const zero = tf.sub(logits, detach(logits));
-    const prod = tf.mul(detach(ghat), zero);
+    const prod = tf.mul(detach(ghat), tf.sub(logits, stopGradient(logits)));
     const axes: number[] = [];
     for (let a = instRank; a < prod.rank; a++) axes.push(a);
     return axes.length ? tf.sum(prod, axes) : prod;

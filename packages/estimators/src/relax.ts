@@ -23,21 +23,30 @@
  * part of the variance gradient (through eta f(sigma_lambda(z))) is inexact: the estimator stays
  * unbiased, only the tuning of lambda suffers. eta and the network are unaffected.
  */
-import { logSoftmax, softplus, tf, ValueError } from '@dgm-js/core-tensors';
+import {
+  clampedUniform,
+  gumbelNoise,
+  Logistic,
+  logSoftmax,
+  mlp,
+  Rng,
+  ShapeError,
+  softplus,
+  tf,
+  ValueError,
+} from '@dgm-js/core-tensors';
 import { BaseEstimator, type RunContext, type RunResult } from './base.js';
 import {
   detach,
   evalObjective,
   expandTo,
   injectGradient,
-  logistic,
   oneHot,
   resolveDiscrete,
-  uniform,
 } from './latent.js';
 import { exp2, sigmoid2, softmax2, tanh2 } from './smooth.js';
-import { adamStep } from './state.js';
-import type { LatentInput, LatentKind, Objective } from './types.js';
+import { Learner } from './state.js';
+import type { Integrand, LatentInput, LatentKind } from './types.js';
 
 type Tensor = tf.Tensor;
 
@@ -75,8 +84,8 @@ interface Noise {
 
 function bernoulliNoise(th: Tensor, s: number, ctx: RunContext): Noise {
   const shape = [s, ...th.shape];
-  const l = logistic(uniform(shape, ctx.rng));
-  const v = uniform(shape, ctx.rng);
+  const l = new Logistic(0, 1, { validate: false }).sample({ sampleShape: shape, rng: ctx.rng });
+  const v = clampedUniform(shape, ctx.rng);
   const b = tf.cast(tf.greater(tf.add(th, l), 0), 'float32');
   const isOne = tf.cast(b, 'bool');
   const logV = tf.log(v);
@@ -103,10 +112,10 @@ function bernoulliNoise(th: Tensor, s: number, ctx: RunContext): Noise {
 function categoricalNoise(th: Tensor, s: number, ctx: RunContext): Noise {
   const shape = [s, ...th.shape];
   const c = th.shape[th.rank - 1] as number;
-  const g = tf.neg(tf.log(tf.neg(tf.log(uniform(shape, ctx.rng)))));
+  const g = gumbelNoise(shape, ctx.rng);
   const b = oneHot(tf.argMax(tf.add(th, g), -1), c);
   const isTop = tf.cast(b, 'bool');
-  const ev = tf.neg(tf.log(uniform(shape, ctx.rng))); // -log v > 0
+  const ev = tf.neg(tf.log(clampedUniform(shape, ctx.rng))); // -log v > 0
   const evb = tf.sum(tf.mul(b, ev), -1, true); // of the sampled category
   const logEv = tf.log(ev);
   const logEvb = tf.log(evb);
@@ -190,23 +199,36 @@ export class RelaxEstimator extends BaseEstimator {
     };
   }
 
-  private netVars(din: number): string[] {
-    const h = this.hidden;
-    if (h === 0) return [];
-    const lim1 = Math.sqrt(6 / (din + h));
-    const lim2 = Math.sqrt(6 / (h + 1));
-    this.store.ensure('net.w1', [din, h], () =>
-      tf.randomUniform([din, h], -lim1, lim1, 'float32', this.seed * 7 + 3),
-    );
-    this.store.ensure('net.b1', [h], () => tf.zeros([h]));
-    this.store.ensure('net.w2', [h, 1], () =>
-      tf.randomUniform([h, 1], -lim2, lim2, 'float32', this.seed * 7 + 4),
-    );
-    this.store.ensure('net.b2', [1], () => tf.zeros([1]));
-    return ['net.w1', 'net.b1', 'net.w2', 'net.b2'];
+  /** RELAX's network r_psi on `din` inputs, created in the state on first use. */
+  private network(din: number): RelaxNet | undefined {
+    if (this.hidden === 0) return undefined;
+    const part = this.store.part('net', (): RelaxNet => {
+      // one tanh layer; tanh2 keeps the variance gradient's second-order terms (see smooth.ts)
+      const net = mlp([din, this.hidden, 1], { rng: new Rng(this.seed), activation: tanh2 });
+      return { din, net: this.store.adoptModule('net', net) };
+    });
+    if (part.din !== din) {
+      throw new ShapeError(
+        `${this.name}: the control-variate network takes ${part.din} inputs (latent size per instance), this call has ${din} ` +
+          '(the latent size changed since the network was created or restored).',
+      );
+    }
+    return part;
   }
 
-  protected run(q: LatentInput, f: Objective, ctx: RunContext): RunResult {
+  /** The optimizer of the learned control-variate parameters (created on the first update). */
+  private learner(net: RelaxNet | undefined): Learner {
+    return this.store.part('learner', () => {
+      const params: [string, tf.Variable][] = this.learn.map((n) => [n, this.store.get(n)!]);
+      for (const [n, v] of net?.net.namedParameters() ?? []) params.push([`net.${n}`, v]);
+      return new Learner(this.store, 'adam', params, {
+        learningRate: this.lr,
+        optimizer: this.optimizer,
+      });
+    });
+  }
+
+  protected run(q: LatentInput, f: Integrand, ctx: RunContext): RunResult {
     const r = resolveDiscrete(q, this.name);
     const s = ctx.samples;
     const th = detach(r.logits);
@@ -216,26 +238,24 @@ export class RelaxEstimator extends BaseEstimator {
     const fd = detach(fz);
     const instShape = fz.shape.slice(1);
     const din = th.shape.slice(instRank).reduce((a, b) => a * b, 1);
-    const netNames = this.netVars(din);
-    const psiNames = [...(this.concrete ? ['eta'] : []), 'logTemperature', ...netNames];
-    const learnNames = [...this.learn, ...netNames];
+    const net = this.network(din);
     const kind = noise.kind;
+    const logTemperature = this.store.get('logTemperature')!;
+    const eta = this.store.get('eta');
 
     // c(zz) for zz [n, ...logits] -> [n, ...instance]
-    const cv = (zz: Tensor, psi: Record<string, Tensor>): Tensor => {
+    const cv = (zz: Tensor): Tensor => {
       const n = zz.shape[0] as number;
       let out: Tensor = tf.zeros([n, ...instShape]);
-      const scaled = tf.div(zz, exp2(psi.logTemperature!));
+      const scaled = tf.div(zz, exp2(logTemperature));
       const relaxed = kind === 'bernoulli' ? sigmoid2(scaled) : softmax2(scaled);
-      if (this.concrete) {
+      if (eta) {
         const fr = evalObjective(f, relaxed, n, r.batchShape, this.name).fz;
-        out = tf.add(out, tf.mul(psi.eta!, fr));
+        out = tf.add(out, tf.mul(eta, fr));
       }
-      if (netNames.length) {
+      if (net) {
         // r_psi(2 sigma_lambda(z) - 1), as the authors' toy code
-        const flat = tf.reshape(tf.sub(tf.mul(relaxed, 2), 1), [-1, din]);
-        const h = tanh2(tf.add(tf.matMul(flat, psi['net.w1']!), psi['net.b1']!));
-        const o = tf.add(tf.matMul(h, psi['net.w2']!), psi['net.b2']!);
+        const o = net.net.apply(tf.reshape(tf.sub(tf.mul(relaxed, 2), 1), [-1, din]));
         out = tf.add(out, tf.reshape(o, [n, ...instShape]));
       }
       return out;
@@ -243,11 +263,11 @@ export class RelaxEstimator extends BaseEstimator {
 
     const kept: Tensor[] = [];
     const rank = th.rank + 1;
-    const ghatOf = (psi: Record<string, Tensor>): Tensor => {
+    const ghatOf = (): Tensor => {
       const tt = tf.broadcastTo(th, [s, ...th.shape]);
       let czt: Tensor | undefined;
       const dc = tf.grad((t: Tensor) => {
-        const c = cv(tf.concat([noise.z(t), noise.zt(t)], 0), psi);
+        const c = cv(tf.concat([noise.z(t), noise.zt(t)], 0));
         const [cz, ct] = tf.split(c, 2, 0) as [Tensor, Tensor];
         czt = tf.keep(ct);
         kept.push(czt);
@@ -257,45 +277,22 @@ export class RelaxEstimator extends BaseEstimator {
       return tf.mean(tf.add(tf.mul(signal, noise.dlogp), dc), 0);
     };
 
-    const current = (): Record<string, Tensor> => {
-      const o: Record<string, Tensor> = {};
-      for (const n of psiNames) o[n] = this.store.get(n)!;
-      return o;
-    };
-
     const nInst = instShape.reduce((a, b) => a * b, 1);
     let ghat: Tensor;
-    let cvLoss: Tensor | number = Number.NaN;
+    let cvLoss: Tensor;
     try {
-      if (ctx.update && learnNames.length) {
+      if (ctx.update && (this.learn.length || net)) {
+        // one step on the variance E[ghat^2] (E[ghat] does not depend on the parameters)
         let g: Tensor | undefined;
-        const vars = learnNames.map((n) => this.store.get(n)!);
-        const { value, grads } = tf.valueAndGrads((...xs: Tensor[]) => {
-          const psi = current();
-          learnNames.forEach((n, i) => {
-            psi[n] = xs[i]!;
-          });
-          const gh = ghatOf(psi);
+        cvLoss = this.learner(net).minimize(() => {
+          const gh = ghatOf();
           g = tf.keep(tf.clone(gh));
           kept.push(g);
           return tf.div(tf.sum(tf.square(gh)), nInst);
-        })(vars);
+        });
         ghat = tf.clone(g!);
-        cvLoss = value;
-        if (this.optimizer === 'adam') {
-          adamStep(
-            this.store,
-            learnNames.map((n, i) => [n, vars[i]!] as [string, tf.Variable]),
-            grads,
-            { learningRate: this.lr },
-          );
-        } else {
-          vars.forEach((v, i) => {
-            v.assign(tf.sub(v, tf.mul(grads[i]!, this.lr)));
-          });
-        }
       } else {
-        ghat = ghatOf(current());
+        ghat = ghatOf();
         cvLoss = tf.div(tf.sum(tf.square(ghat)), nInst);
       }
     } finally {
@@ -303,10 +300,16 @@ export class RelaxEstimator extends BaseEstimator {
     }
     const surrogate = tf.add(tf.mean(fz, 0), injectGradient(r.logits, ghat, instRank));
     const diagnostics: Record<string, Tensor | number> = { value: tf.mean(fd), cvLoss };
-    if (this.concrete) diagnostics.eta = tf.clone(this.store.get('eta')!);
-    diagnostics.temperature = tf.exp(this.store.get('logTemperature')!);
+    if (eta) diagnostics.eta = tf.clone(eta);
+    diagnostics.temperature = tf.exp(logTemperature);
     return { surrogate, diagnostics };
   }
+}
+
+/** RELAX's control-variate network and its input size. */
+interface RelaxNet {
+  din: number;
+  net: ReturnType<typeof mlp>;
 }
 
 /**

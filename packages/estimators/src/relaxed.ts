@@ -11,20 +11,24 @@
  *   of the probabilities backward (d z / d p = identity).
  * The relaxed and straight-through estimators are biased (see each).
  */
-import { DgmError, gumbelNoise, straightThrough as stOp, tf } from '@dgm-js/core-tensors';
+import {
+  DgmError,
+  RelaxedBernoulli,
+  RelaxedOneHotCategorical,
+  straightThrough,
+  tf,
+} from '@dgm-js/core-tensors';
 import { BaseEstimator, type RunContext, type RunResult } from './base.js';
 import {
+  type DiscreteResolved,
   detach,
   evalObjective,
-  logistic,
   oneHot,
   resolve,
   resolveDiscrete,
-  sampleDiscrete,
-  uniform,
 } from './latent.js';
 import { checkSchedule, type TemperatureSchedule, temperatureAt } from './schedule.js';
-import type { LatentInput, LatentKind, Objective } from './types.js';
+import type { Integrand, LatentInput, LatentKind } from './types.js';
 
 type Tensor = tf.Tensor;
 
@@ -41,7 +45,7 @@ export class ReparamEstimator extends BaseEstimator {
     super('reparam');
   }
 
-  protected run(q: LatentInput, f: Objective, ctx: RunContext): RunResult {
+  protected run(q: LatentInput, f: Integrand, ctx: RunContext): RunResult {
     const r = resolve(q, this.name);
     if (r.kind !== 'distribution' || !r.dist.hasRsample) {
       const what =
@@ -74,24 +78,21 @@ export function reparam(): ReparamEstimator {
 }
 
 /**
- * The relaxed sample (differentiable in the logits) and the noise that made it:
- * categorical softmax((logits + G) / tau), Bernoulli sigmoid((logits + L) / tau).
+ * The relaxed sample `[s, ...logits]` of core's Concrete distributions, differentiable in the
+ * logits: `RelaxedOneHotCategorical` softmax((logits + G) / tau), `RelaxedBernoulli`
+ * sigmoid((logits + L) / tau) (both clamped to [eps, 1 - eps] with a straight-through gradient).
  */
 export function relaxedSample(
-  kind: LatentKind,
-  logits: Tensor,
+  r: DiscreteResolved,
   tau: number,
   s: number,
   ctx: RunContext,
 ): Tensor {
-  return tf.tidy(() => {
-    if (kind === 'categorical') {
-      const g = gumbelNoise([s, ...logits.shape], ctx.rng);
-      return tf.softmax(tf.div(tf.add(logits, g), tau));
-    }
-    const noise = logistic(uniform([s, ...logits.shape], ctx.rng));
-    return tf.sigmoid(tf.div(tf.add(logits, noise), tau));
-  });
+  const d =
+    r.kind === 'bernoulli'
+      ? new RelaxedBernoulli(tau, { logits: r.logits }, { validate: false })
+      : new RelaxedOneHotCategorical(tau, { logits: r.logits }, { validate: false });
+  return d.rsample({ sampleShape: [s], rng: ctx.rng });
 }
 
 /** The hard sample of a relaxed one (no gradient): argmax one-hot, or y > 1/2. */
@@ -133,11 +134,11 @@ export class GumbelSoftmaxEstimator extends BaseEstimator {
     return temperatureAt(this.schedule, this.step);
   }
 
-  protected run(q: LatentInput, f: Objective, ctx: RunContext): RunResult {
+  protected run(q: LatentInput, f: Integrand, ctx: RunContext): RunResult {
     const r = resolveDiscrete(q, this.name);
     const tau = temperatureAt(this.schedule, ctx.step);
-    const y = relaxedSample(r.kind, r.logits, tau, ctx.samples, ctx);
-    const z = this.hard ? stOp(hardOf(r.kind, y), y) : y;
+    const y = relaxedSample(r, tau, ctx.samples, ctx);
+    const z = this.hard ? straightThrough(hardOf(r.kind, y), y) : y;
     const { fz } = evalObjective(f, z, ctx.samples, r.batchShape, this.name);
     return {
       surrogate: tf.mean(fz, 0),
@@ -191,24 +192,24 @@ export class StraightThroughEstimator extends BaseEstimator {
     super('straight-through');
   }
 
-  protected run(q: LatentInput, f: Objective, ctx: RunContext): RunResult {
+  protected run(q: LatentInput, f: Integrand, ctx: RunContext): RunResult {
     const r = resolveDiscrete(q, this.name);
-    const b = sampleDiscrete(r.kind, detach(r.logits), ctx.samples, ctx.rng);
-    const probs = r.kind === 'bernoulli' ? tf.sigmoid(r.logits) : tf.softmax(r.logits);
-    const z = stOp(b, tf.mul(tf.onesLike(b), probs));
+    const b = detach(r.dist.sample({ sampleShape: [ctx.samples], rng: ctx.rng }));
+    const z = straightThrough(b, tf.mul(tf.onesLike(b), r.dist.probs));
     const { fz } = evalObjective(f, z, ctx.samples, r.batchShape, this.name);
     return { surrogate: tf.mean(fz, 0), diagnostics: { value: tf.mean(detach(fz)) } };
   }
 }
 
 /**
- * Straight-through for Bernoulli and categorical latents (Bengio et al. 2013).
+ * The straight-through estimator for Bernoulli and categorical latents (Bengio et al. 2013).
+ * (Core's `straightThrough(hard, soft)` is the op it is built on.)
  *
  * @example
  * ```ts
- * const r = straightThrough().estimate(bernoulliLatent(logits), f, { samples: 1, rng });
+ * const r = straightThroughEstimator().estimate(new Bernoulli({ logits }), f, { samples: 1, rng });
  * ```
  */
-export function straightThrough(): StraightThroughEstimator {
+export function straightThroughEstimator(): StraightThroughEstimator {
   return new StraightThroughEstimator();
 }

@@ -19,8 +19,12 @@ import { arm, disarm } from './arm.js';
 import { exact } from './exact.js';
 import { bernoulli3, categorical2x3 } from './problems.test-helpers.js';
 import { rebar, relax } from './relax.js';
-import { gumbelSoftmax, straightThrough, straightThroughGumbelSoftmax } from './relaxed.js';
-import { gumbelMax, nvil, reinforce, rloo, vimco } from './score.js';
+import {
+  gumbelSoftmax,
+  straightThroughEstimator as straightThrough,
+  straightThroughGumbelSoftmax,
+} from './relaxed.js';
+import { gumbelMaxEstimator as gumbelMax, nvil, reinforce, rloo, vimco } from './score.js';
 import type { GradientEstimator } from './types.js';
 
 type Tensor = tf.Tensor;
