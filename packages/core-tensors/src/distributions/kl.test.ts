@@ -122,6 +122,20 @@ describe('kl: independent checks', () => {
     });
   });
 
+  it('a batch of categoricals against one prior broadcasts without a Tile (slow on wasm)', async () => {
+    const logits = tf.randomNormal([8, 5, 4], 0, 1, 'float32', 1);
+    const p = new OneHotCategorical({ logits });
+    const q = new OneHotCategorical({ probs: [[0.1, 0.2, 0.3, 0.4]] });
+    const prof = await tf.profile(() => tf.dispose(kl(p, q)));
+    expect(prof.kernels.map((k) => k.name)).not.toContain('Tile');
+    const v = kl(p, q);
+    const ref = tf.tidy(() => tf.sum(tf.mul(p.probs, tf.sub(p.logits, q.logits)), -1));
+    expect(v).toBeAllclose(ref, { rtol: 1e-6, atol: 1e-6 });
+    tf.dispose([v, ref, logits]);
+    p.dispose();
+    q.dispose();
+  });
+
   it('is +Infinity where q gives probability 0 to an outcome p can produce', () => {
     tf.tidy(() => {
       const p = new Categorical({ probs: [0.5, 0.5] });

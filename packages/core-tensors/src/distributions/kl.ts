@@ -144,7 +144,10 @@ function categoricalKL(lp: Tensor, pp: Tensor, lq: Tensor): Tensor {
   const possible = tf.isFinite(lp);
   const zeros = tf.zerosLike(lp);
   const a = tf.where(possible, lp, zeros);
-  const b = tf.where(possible, lq, zeros);
+  // q's logits broadcast to p's shape by arithmetic: tf.where would broadcast them with a Tile,
+  // which is slow on wasm (a prior's [n, C] against a batch's [B, n, C])
+  const same = lq.rank === lp.rank && lq.shape.every((d, i) => d === lp.shape[i]);
+  const b = tf.where(possible, same ? lq : tf.add(lq, zeros), zeros);
   return tf.sum(tf.mul(pp, tf.sub(a, b)), -1);
 }
 
