@@ -6,16 +6,8 @@
  */
 import { ValueError } from '../errors.js';
 import { Rng } from '../rng.js';
-import type { tf } from '../tf.js';
 import { batchRows, releaseBatch } from './batch.js';
-import type {
-  Callback,
-  CallbackEvents,
-  FitEndEvent,
-  LoopState,
-  StepEndEvent,
-  TrainerHandle,
-} from './callback.js';
+import type { FitEndEvent, StepEndEvent } from './callback.js';
 import type { CheckpointCallback } from './callbacks/checkpointing.js';
 import type { ValidationCallback } from './callbacks/validation.js';
 import { DirectoryCheckpointStore } from './checkpoint.js';
@@ -27,16 +19,10 @@ import {
   type TrainerOptions,
 } from './options.js';
 import { ParallelEngine } from './parallel.js';
+import { RunState } from './run-state.js';
+import { watchStopSignals } from './signals.js';
 import { computeParallelStep, computeStep, type StepOutcome, type StepSetup } from './step.js';
-import {
-  type Accumulator,
-  emptyAcc,
-  type HistoryEntry,
-  type Objective,
-  type StepContext,
-  type StopReason,
-  type TrainResult,
-} from './types.js';
+import type { Objective, StepContext, StopReason, TrainResult } from './types.js';
 import { collectVariables } from './variables.js';
 
 export type { TrainerOptions } from './options.js';
@@ -110,27 +96,11 @@ function yieldToEventLoop(): Promise<void> {
 export class Trainer<B> {
   private readonly opts: TrainerOptions<B>;
   private readonly setup: StepSetup<B>;
-  private readonly params: [string, tf.Variable][];
-  private readonly buffers: [string, tf.Variable][];
-  private readonly callbacks: Callback[];
+  private readonly run: RunState;
   private readonly checkpointing: CheckpointCallback | undefined;
   private readonly validation: ValidationCallback | undefined;
-  private readonly handle: TrainerHandle;
-  private readonly probe: Promise<unknown> | undefined;
-  private readonly historyEvery: number;
-  private seed: number;
-  private rng: Rng;
-  private _step = 0;
-  private _epoch = 0;
-  private batchInEpoch = 0;
-  private elapsedBefore = 0;
-  private sessionStart = 0;
-  private skippedSteps = 0;
-  private history: HistoryEntry[] = [];
-  private acc: Accumulator = emptyAcc();
-  private stepsPerEpoch: number | undefined;
+  private readonly probe: Promise<{ e: unknown } | undefined> | undefined;
   private running = false;
-  private stopping: StopReason | undefined;
   private engine: ParallelEngine | undefined;
 
   constructor(opts: TrainerOptions<B>) {
@@ -147,17 +117,21 @@ export class Trainer<B> {
     const store = checkpointStoreOf(o);
     const built = buildCallbacks(o, store);
     this.opts = opts;
-    this.params = params;
-    this.buffers = buffers;
     this.setup = { lossFn, params, optimizer: opts.optimizer };
-    this.callbacks = built.list;
     this.checkpointing = built.checkpointing;
     this.validation = built.validation;
-    this.seed = opts.seed ?? 0;
-    this.rng = new Rng(this.seed);
-    this.historyEvery = opts.historyEvery ?? 1;
-    if (Array.isArray(opts.data)) this.stepsPerEpoch = opts.data.length;
-    this.handle = this.makeHandle();
+    this.run = new RunState({
+      params,
+      buffers,
+      optimizer: opts.optimizer,
+      callbacks: built.list,
+      checkpointer: built.checkpointing,
+      seed: opts.seed ?? 0,
+      maxSteps: opts.maxSteps,
+      epochs: opts.epochs,
+      stepsPerEpoch: Array.isArray(opts.data) ? opts.data.length : undefined,
+      historyEvery: opts.historyEvery ?? 1,
+    });
     // Finds an unwritable checkpoint directory now (fit throws it before the first step), not
     // at the first checkpoint after the training.
     if (store instanceof DirectoryCheckpointStore) {
@@ -170,158 +144,60 @@ export class Trainer<B> {
 
   /** Steps completed (across resumes). */
   get step(): number {
-    return this._step;
+    return this.run.step;
   }
 
   /** The current epoch (0-based). */
   get epoch(): number {
-    return this._epoch;
-  }
-
-  private elapsedMs(): number {
-    return this.elapsedBefore + (this.running ? now() - this.sessionStart : 0);
-  }
-
-  private makeHandle(): TrainerHandle {
-    const self = this;
-    return {
-      get step() {
-        return self._step;
-      },
-      get epoch() {
-        return self._epoch;
-      },
-      get batchInEpoch() {
-        return self.batchInEpoch;
-      },
-      get skippedSteps() {
-        return self.skippedSteps;
-      },
-      get history() {
-        return self.history;
-      },
-      get totalSteps() {
-        return self.budgetSteps();
-      },
-      get epochs() {
-        return self.opts.epochs;
-      },
-      get stopping() {
-        return self.stopping;
-      },
-      get rng() {
-        return self.rng;
-      },
-      params: this.params,
-      buffers: this.buffers,
-      optimizer: this.opts.optimizer,
-      callbacks: this.callbacks,
-      checkpointer: this.checkpointing,
-      elapsedMs: () => this.elapsedMs(),
-      say: (message) => {
-        for (const c of this.callbacks) c.onMessage?.(this.handle, message);
-      },
-      stop: (reason) => {
-        this.stopping ??= reason;
-      },
-      emit: async <K extends keyof CallbackEvents>(hook: K, event: CallbackEvents[K]) => {
-        for (const c of this.callbacks) {
-          const f = c[hook] as
-            | ((t: TrainerHandle, e: CallbackEvents[K]) => void | Promise<void>)
-            | undefined;
-          if (f) await f.call(c, this.handle, event);
-        }
-      },
-      loopState: (): LoopState => ({
-        step: this._step,
-        epoch: this._epoch,
-        batchInEpoch: this.batchInEpoch,
-        seed: this.seed,
-        rngState: this.rng.getState(),
-        elapsedMs: this.elapsedMs(),
-        skippedSteps: this.skippedSteps,
-        history: this.history,
-        acc: this.acc,
-      }),
-      setLoopState: (s) => {
-        this._step = s.step;
-        this._epoch = s.epoch;
-        this.batchInEpoch = s.batchInEpoch;
-        this.seed = s.seed;
-        this.rng = Rng.fromState(s.rngState);
-        this.elapsedBefore = s.elapsedMs;
-        this.skippedSteps = s.skippedSteps;
-        this.history = s.history.map((h) => ({ ...h }));
-        this.acc = { ...s.acc, metrics: { ...s.acc.metrics } };
-      },
-    };
+    return this.run.epoch;
   }
 
   /**
    * Runs training until the budget is spent, early stopping triggers, or `signal` aborts
    * (`opts.signal`, else the constructor's; an aborted signal stops before the first step).
    * Calling `fit` again after an abort continues the same run.
-   * Throws a {@link NonFiniteError} when the non-finite guard gives up and a
-   * {@link MemoryLeakError} when tensors leak across steps (with `memoryCheck: 'throw'`).
+   * Throws a {@link NonFiniteError} when the non-finite guard gives up, a
+   * {@link MemoryLeakError} when tensors leak across steps (with `memoryCheck: 'throw'`), and a
+   * `CheckpointError` when the checkpoint directory cannot be written.
    */
   async fit(opts: { signal?: AbortSignal } = {}): Promise<TrainResult> {
     if (this.running) throw new ValueError('Trainer.fit: this trainer is already running.');
-    const probeFailure = (await this.probe) as { e: unknown } | undefined;
+    const probeFailure = await this.probe;
     if (probeFailure) throw probeFailure.e;
     if (this.opts.resume === true && !this.checkpointing?.store) {
       throw new ValueError(
         'Trainer: resume: true needs checkpoint.dir or checkpoint.store to resume from.',
       );
     }
+    const run = this.run;
     this.running = true;
-    this.stopping = undefined;
-    this.sessionStart = now();
-    const internal = new AbortController();
-    const userSignal = opts.signal ?? this.opts.signal;
-    const onUserAbort = () => internal.abort();
-    if (userSignal?.aborted) internal.abort();
-    userSignal?.addEventListener('abort', onUserAbort);
-    let caught: NodeJS.Signals | undefined;
-    const handleSignals = handlesSignals(
-      this.opts as TrainerOptions<unknown>,
-      !!this.checkpointing?.store,
+    run.session(true);
+    const stops = watchStopSignals(
+      opts.signal ?? this.opts.signal,
+      handlesSignals(this.opts as TrainerOptions<unknown>, !!this.checkpointing?.store),
+      (m) => run.say(m),
     );
-    const onSignal = (sig: NodeJS.Signals) => {
-      if (caught) {
-        process.stderr.write(`\n${sig} again: exiting without a checkpoint.\n`);
-        process.exit(130);
-      }
-      caught = sig;
-      this.handle.say(
-        `${sig}: finishing this step and saving a checkpoint (send it again to exit at once).`,
-      );
-      internal.abort();
-    };
-    if (handleSignals) {
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    }
     let ended = false;
     try {
-      for (const c of this.callbacks) await c.onFitStart?.(this.handle);
+      for (const c of run.callbacks) await c.onFitStart?.(run);
       if (this.opts.parallel) {
-        this.engine = await ParallelEngine.start(this.opts.parallel, this.params, this.buffers);
+        this.engine = await ParallelEngine.start(this.opts.parallel, run.params, run.buffers);
       }
-      const stopReason = await this.loop(internal.signal);
-      if (stopReason !== 'aborted') await this.flushHistory(true);
+      const stopReason = await this.loop(stops.signal);
+      if (stopReason !== 'aborted') await run.flushHistory(true);
       ended = true;
       await this.fitEnd({ stopReason });
       return {
-        step: this._step,
-        epoch: this._epoch,
+        step: run.step,
+        epoch: run.epoch,
         stopReason,
-        history: this.history,
+        history: run.history,
         validation: this.validation?.entries ?? [],
         best: this.validation?.best,
         lastCheckpoint: this.checkpointing?.lastCheckpoint,
         resumedFrom: this.checkpointing?.resumedFrom,
-        skippedSteps: this.skippedSteps,
-        elapsedMs: this.elapsedMs(),
+        skippedSteps: run.skippedSteps,
+        elapsedMs: run.elapsedMs(),
       };
     } catch (error) {
       if (!ended) await this.fitEnd({ stopReason: undefined, error });
@@ -330,29 +206,24 @@ export class Trainer<B> {
       const engine = this.engine;
       this.engine = undefined;
       await engine?.close();
-      this.elapsedBefore += now() - this.sessionStart;
+      run.session(false);
       this.running = false;
-      userSignal?.removeEventListener('abort', onUserAbort);
-      if (handleSignals) {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-      if (caught) process.kill(process.pid, caught);
+      stops.release();
     }
   }
 
   /** Every callback's onFitEnd; after an error, their own errors are ignored. */
   private async fitEnd(e: FitEndEvent): Promise<void> {
-    for (const c of this.callbacks) {
+    for (const c of this.run.callbacks) {
       if (!c.onFitEnd) continue;
-      if (e.error === undefined) await c.onFitEnd(this.handle, e);
-      else await Promise.resolve(c.onFitEnd(this.handle, e)).catch(() => undefined);
+      if (e.error === undefined) await c.onFitEnd(this.run, e);
+      else await Promise.resolve(c.onFitEnd(this.run, e)).catch(() => undefined);
     }
   }
 
   private openEpoch(epoch: number): Iterator<B> | AsyncIterator<B> {
     const d = this.opts.data;
-    const src = typeof d === 'function' ? d(epoch, epochRng(this.seed, epoch)) : d;
+    const src = typeof d === 'function' ? d(epoch, epochRng(this.run.dataSeed, epoch)) : d;
     const a = (src as AsyncIterable<B>)[Symbol.asyncIterator];
     if (typeof a === 'function') return a.call(src);
     const s = (src as Iterable<B>)[Symbol.iterator];
@@ -362,38 +233,29 @@ export class Trainer<B> {
     );
   }
 
-  private budgetSteps(): number | undefined {
-    const { maxSteps, epochs } = this.opts;
-    const byEpochs =
-      epochs !== undefined && this.stepsPerEpoch !== undefined
-        ? epochs * this.stepsPerEpoch
-        : undefined;
-    if (maxSteps !== undefined && byEpochs !== undefined) return Math.min(maxSteps, byEpochs);
-    return maxSteps ?? byEpochs;
-  }
-
   private release(batch: B): void {
     releaseBatch(batch, this.opts.disposeBatch, Array.isArray(this.opts.data));
   }
 
   /** Epochs of batches until the budget is spent or a stop is asked for. */
   private async loop(signal: AbortSignal): Promise<StopReason> {
+    const run = this.run;
     const { maxSteps, epochs } = this.opts;
     let lastYield = now();
     for (;;) {
-      if (epochs !== undefined && this._epoch >= epochs) return 'epochs';
-      if (maxSteps !== undefined && this._step >= maxSteps) return 'max-steps';
-      const iter = this.openEpoch(this._epoch);
+      if (epochs !== undefined && run.epoch >= epochs) return 'epochs';
+      if (maxSteps !== undefined && run.step >= maxSteps) return 'max-steps';
+      const iter = this.openEpoch(run.epoch);
       let finished = false;
-      let got = this.batchInEpoch > 0;
+      let got = run.batchInEpoch > 0;
       let stop: StopReason | undefined;
       try {
         // A resumed run skips the batches of this epoch the interrupted run already used.
-        for (let i = 0; i < this.batchInEpoch; i++) {
+        for (let i = 0; i < run.batchInEpoch; i++) {
           const r = await iter.next();
           if (r.done) {
-            this.handle.say(
-              `warning: the data source has fewer batches in epoch ${this._epoch} than the checkpoint had used (${this.batchInEpoch}); starting the next epoch.`,
+            run.say(
+              `warning: the data source has fewer batches in epoch ${run.epoch} than the checkpoint had used (${run.batchInEpoch}); starting the next epoch.`,
             );
             finished = true;
             break;
@@ -405,7 +267,7 @@ export class Trainer<B> {
             stop = 'aborted';
             break;
           }
-          if (maxSteps !== undefined && this._step >= maxSteps) {
+          if (maxSteps !== undefined && run.step >= maxSteps) {
             stop = 'max-steps';
             break;
           }
@@ -416,8 +278,8 @@ export class Trainer<B> {
           }
           got = true;
           await this.trainOne(r.value);
-          if (this.stopping) {
-            stop = this.stopping;
+          if (run.stopping) {
+            stop = run.stopping;
             break;
           }
           if (now() - lastYield > 25) {
@@ -430,27 +292,28 @@ export class Trainer<B> {
       }
       if (stop !== undefined) return stop;
       if (!got) {
-        if (maxSteps !== undefined && this._step < maxSteps) {
-          this.handle.say(
-            `warning: the data source yielded no batches in epoch ${this._epoch}; stopping at step ${this._step} of ${maxSteps}. Pass a function (epoch, rng) => iterable to get fresh batches each epoch.`,
+        if (maxSteps !== undefined && run.step < maxSteps) {
+          run.say(
+            `warning: the data source yielded no batches in epoch ${run.epoch}; stopping at step ${run.step} of ${maxSteps}. Pass a function (epoch, rng) => iterable to get fresh batches each epoch.`,
           );
         }
         return 'data-exhausted';
       }
-      if (this.stepsPerEpoch === undefined) this.stepsPerEpoch = this.batchInEpoch;
-      this._epoch++;
-      this.batchInEpoch = 0;
+      run.stepsPerEpoch ??= run.batchInEpoch;
+      run.epoch++;
+      run.batchInEpoch = 0;
     }
   }
 
   /** One step on one batch, its bookkeeping, then every callback's onStepEnd. */
   private async trainOne(batch: B): Promise<void> {
+    const run = this.run;
     const examples = this.opts.batchSize ? this.opts.batchSize(batch) : batchRows(batch);
     const ctx: StepContext = {
-      step: this._step,
-      epoch: this._epoch,
-      batchIndex: this.batchInEpoch,
-      rng: this.rng.split(),
+      step: run.step,
+      epoch: run.epoch,
+      batchIndex: run.batchInEpoch,
+      rng: run.rng.split(),
     };
     let outcome: StepOutcome;
     try {
@@ -460,22 +323,11 @@ export class Trainer<B> {
     } finally {
       this.release(batch);
     }
-    this._step++;
-    this.batchInEpoch++;
-    if (outcome.applied) {
-      const a = this.acc;
-      a.n++;
-      a.loss += outcome.loss;
-      for (const [k, v] of Object.entries(outcome.metrics)) a.metrics[k] = (a.metrics[k] ?? 0) + v;
-    } else {
-      this.skippedSteps++;
-      this.acc.skipped++;
-    }
-    if (this._step % this.historyEvery === 0) await this.flushHistory(false);
+    await run.record(outcome);
     const e: StepEndEvent = {
-      step: this._step,
-      epoch: this._epoch,
-      batchIndex: this.batchInEpoch - 1,
+      step: run.step,
+      epoch: run.epoch,
+      batchIndex: ctx.batchIndex,
       loss: outcome.loss,
       metrics: outcome.metrics,
       applied: outcome.applied,
@@ -483,27 +335,7 @@ export class Trainer<B> {
       badMetrics: outcome.badMetrics,
       examples,
     };
-    for (const c of this.callbacks) await c.onStepEnd?.(this.handle, e);
-  }
-
-  /** Records a history row of the steps since the last one (and tells the callbacks). */
-  private async flushHistory(final: boolean): Promise<void> {
-    const a = this.acc;
-    if (a.n === 0 && a.skipped === 0) return;
-    if (final && this.history[this.history.length - 1]?.step === this._step) return;
-    const n = Math.max(a.n, 1);
-    const entry: HistoryEntry = {
-      step: this._step,
-      epoch: this._epoch,
-      elapsedMs: Math.round(this.elapsedMs()),
-      loss: a.n > 0 ? a.loss / n : Number.NaN,
-      metrics: Object.fromEntries(Object.entries(a.metrics).map(([k, v]) => [k, v / n])),
-      steps: a.n,
-      skipped: a.skipped,
-    };
-    this.history.push(entry);
-    this.acc = emptyAcc();
-    await this.handle.emit('onHistory', entry);
+    for (const c of run.callbacks) await c.onStepEnd?.(run, e);
   }
 
   /**
@@ -513,6 +345,6 @@ export class Trainer<B> {
   async saveCheckpoint(reason = 'manual', name?: string): Promise<string> {
     if (!this.checkpointing?.store)
       throw new ValueError('Trainer.saveCheckpoint: no checkpoint dir or store configured.');
-    return this.checkpointing.save(this.handle, reason, name);
+    return this.checkpointing.save(this.run, reason, name);
   }
 }
