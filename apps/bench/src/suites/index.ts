@@ -1,6 +1,7 @@
 import { autoregressiveSuite } from './autoregressive.js';
 import { estimatorsSuite } from './estimators.js';
 import { flowsSuite } from './flows.js';
+import { ganSuite } from './gan.js';
 import { kernelsSuite } from './kernels.js';
 import type { Suite } from './types.js';
 import { vaeSuite } from './vae.js';
@@ -12,4 +13,5 @@ export const SUITES: readonly Suite[] = [
   autoregressiveSuite,
   flowsSuite,
   vaeSuite,
+  ganSuite,
 ];
