@@ -356,6 +356,41 @@ describe('Trainer: checkpoint metadata is validated (issue 19)', () => {
   });
 });
 
+describe('Trainer: older checkpoints', () => {
+  it('a checkpoint with the validation state at the top level (before callbacks) still resumes it', async () => {
+    const dir = join(root, 'legacy');
+    const validation = {
+      every: 2,
+      evaluate: ({ step }: { step: number }) => ({ nll: 10 - step }),
+      patience: 2,
+    };
+    const a = toyTrainer({ maxSteps: 6, dir, extra: { validation } });
+    await a.trainer.fit();
+    const ck = join(dir, 'step-00000006');
+    const path = join(ck, MANIFEST_FILE);
+    const m = JSON.parse(await readFile(path, 'utf8')) as { metadata: Record<string, unknown> };
+    // the layout of a checkpoint written before this change
+    const { validation: v } = m.metadata.callbacks as { validation: Record<string, unknown> };
+    Object.assign(m.metadata, { validation: v.validation, best: v.best, sinceBest: v.sinceBest });
+    delete m.metadata.callbacks;
+    delete m.metadata.callbackTensors;
+    await writeFile(path, JSON.stringify(m));
+    const b = toyTrainer({ maxSteps: 8, resume: ck, extra: { validation } });
+    const r = await b.trainer.fit();
+    expect(r.validation.map((e) => [e.step, e.metrics.nll])).toEqual([
+      [2, 8],
+      [4, 6],
+      [6, 4],
+      [8, 2],
+    ]);
+    expect(r.best).toEqual({ metric: 'nll', value: 2, step: 8 });
+    for (const t of [a, b]) {
+      t.net.dispose();
+      t.optimizer.dispose();
+    }
+  });
+});
+
 describe('Trainer: the checkpoint directory is probed when the Trainer is built (issue 19)', () => {
   it('an unwritable directory fails fit before the first step, with a typed error', async () => {
     const file = join(root, 'a-file');
