@@ -42,7 +42,7 @@ export function moments(rows: Float64Array, n: number, dim: number): Moments {
     throw new ShapeError(`moments: rows has ${rows.length} values, expected n * dim = ${n * dim}.`);
   }
   const mean = new Float64Array(dim);
-  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j]! += rows[i * dim + j];
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j]! += rows[i * dim + j] as number;
   for (let j = 0; j < dim; j++) mean[j]! /= n;
   const cov = new Float64Array(dim * dim);
   const c = new Float64Array(dim);
