@@ -170,6 +170,56 @@ describe('GanTrainer', () => {
     }
   });
 
+  it('resumes from a checkpoint directory path; refuses a checkpoint of another model, naming the mismatch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gan-resume-'));
+    try {
+      const a = players(10);
+      const t = new GanTrainer({ ...a, loss: 'hinge', data: gauss, checkpoint: { dir, every: 2 } });
+      await t.fit({ steps: 2 });
+      t.dispose();
+      const b = players(11);
+      const t2 = new GanTrainer({
+        ...b,
+        loss: 'hinge',
+        data: gauss,
+        resume: join(dir, 'step-00000002'),
+      });
+      const r = await t2.fit({ steps: 3 });
+      expect(r.resumedFrom).toBe(join(dir, 'step-00000002'));
+      expect(r.step).toBe(3);
+      t2.dispose();
+      const rng = new Rng(12);
+      const other = new MlpCritic({ inputShape: 2, hidden: [9], rng });
+      const t3 = new GanTrainer({
+        generator: b.generator,
+        critic: other,
+        loss: 'hinge',
+        data: gauss,
+        checkpoint: { dir },
+        resume: true,
+      });
+      await expect(t3.fit({ steps: 4 })).rejects.toThrow(
+        /critic.*wrong shape: layers.0.kernel expected \[2, 9\]/,
+      );
+      const t4 = new GanTrainer({
+        ...b,
+        loss: 'wasserstein',
+        data: gauss,
+        checkpoint: { dir },
+        resume: true,
+      });
+      await expect(t4.fit({ steps: 4 })).rejects.toThrow(
+        /loss 'hinge'.*'wasserstein'.*same settings/,
+      );
+      for (const x of [t3, t4]) x.dispose();
+      other.dispose();
+      a.dispose();
+      b.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops on divergence before applying the update, naming the last good checkpoint', async () => {
     const p = players(4);
     const store = new MemoryCheckpointStore();
