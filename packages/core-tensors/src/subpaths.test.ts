@@ -21,6 +21,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as {
   exports: Record<string, unknown>;
+  publishConfig: { exports: Record<string, unknown> };
   sideEffects: string[];
 };
 const SUBPATHS = ['distributions', 'nn', 'train', 'kernels', 'contracts'] as const;
@@ -34,12 +35,15 @@ function expectPartOfRoot(part: Record<string, unknown>): void {
 }
 
 describe('subpath entry points (source)', () => {
-  it('package.json exports each subpath with types first, then source, then import', () => {
+  it('package.json exports each subpath with source first (workspace), then types, then default', () => {
     for (const sub of SUBPATHS) {
       const entry = pkg.exports[`./${sub}`] as Record<string, string>;
-      expect(Object.keys(entry)).toEqual(['types', 'source', 'import']);
+      expect(Object.keys(entry)).toEqual(['source', 'types', 'default']);
       expect(entry.types).toBe(`./dist/${sub}.d.ts`);
-      expect(entry.import).toBe(`./dist/${sub}.js`);
+      expect(entry.default).toBe(`./dist/${sub}.js`);
+      // What is published (pnpm swaps in publishConfig.exports on pack): no `source`.
+      const published = pkg.publishConfig.exports[`./${sub}`] as Record<string, string>;
+      expect(published).toEqual({ types: entry.types, default: entry.default });
     }
   });
 
@@ -185,6 +189,7 @@ describe('subpath entry points (built dist, plain Node)', () => {
       '// src/distributions/kl.ts',
       '// src/train/parallel-worker.ts',
       'register_all_gradients',
+      'register_all_chained_ops',
     ];
     const holders = new Set<string>();
     for (const f of files) {
