@@ -1,0 +1,42 @@
+/**
+ * @dgm-js/hybrids: hybrid deep generative models composed from the parts of dgm.js. A VAE of
+ * `@dgm-js/vae` takes any encoder (a `ConditionalDistribution`), decoder and prior, so the
+ * hybrids are a few lines each: flow posteriors (planar, radial, IAF conditioned on the encoder's
+ * h(x)), a MAF prior, and PixelVAE (a shallow conditional gated PixelCNN decoder).
+ *
+ * @example
+ * ```ts
+ * import { initBackend, mlp, Rng, tf } from '@dgm-js/core-tensors';
+ * import { bernoulliDecoder, stdNormal, VAE } from '@dgm-js/vae';
+ * import { iafPosterior } from '@dgm-js/hybrids';
+ * await initBackend();
+ * const rng = new Rng(0);
+ * const vae = new VAE({
+ *   encoder: iafPosterior(mlp([784, 256, 2 * 16 + 32], { rng, activation: 'relu' }), { latentDim: 16, contextDim: 32, rng }),
+ *   decoder: bernoulliDecoder(mlp([16, 256, 784], { rng, activation: 'relu' })),
+ *   prior: stdNormal(16),
+ * });
+ * ```
+ */
+export { FlatContext, flatContext } from './adapters.js';
+export {
+  FlowPosterior,
+  FlowPosteriorDistribution,
+  type FlowPosteriorDistributionOptions,
+  type FlowPosteriorOptions,
+  flowPosterior,
+  type IafPosteriorOptions,
+  iafPosterior,
+  type PlanarPosteriorOptions,
+  planarPosterior,
+  radialPosterior,
+  type TensorModule,
+} from './flow-posterior.js';
+export {
+  type PixelDecoderOptions,
+  type PixelVaeOptions,
+  pixelDecoder,
+  pixelVae,
+  sameDepthPixelCnn,
+} from './pixel-vae.js';
+export { type MafPriorOptions, mafPrior } from './priors.js';
