@@ -154,14 +154,7 @@ export class MadeNet extends Module {
       hidden.push(
         this.addModule(
           `hidden${l}`,
-          new MaskedDense(
-            sizes[l]!,
-            sizes[l + 1]!,
-            this.maskTensor(masks.hidden[l]!, sizes[l]!, sizes[l + 1]!),
-            {
-              rng: opts.rng,
-            },
-          ),
+          this.maskedDense(masks.hidden[l]!, sizes[l]!, sizes[l + 1]!, { rng: opts.rng }),
         ),
       );
     }
@@ -169,19 +162,15 @@ export class MadeNet extends Module {
     const last = sizes[sizes.length - 1]!;
     this.output = this.addModule(
       'output',
-      new MaskedDense(last, this.dim * k, this.maskTensor(masks.output, last, this.dim * k), {
-        rng: opts.rng,
-      }),
+      this.maskedDense(masks.output, last, this.dim * k, { rng: opts.rng }),
     );
     this.direct = opts.directConnections
       ? this.addModule(
           'direct',
-          new MaskedDense(
-            this.dim * inPer,
-            this.dim * k,
-            this.maskTensor(masks.direct!, this.dim * inPer, this.dim * k),
-            { rng: opts.rng, bias: false },
-          ),
+          this.maskedDense(masks.direct!, this.dim * inPer, this.dim * k, {
+            rng: opts.rng,
+            bias: false,
+          }),
         )
       : undefined;
     this.contextLayer =
@@ -203,8 +192,19 @@ export class MadeNet extends Module {
         : undefined;
   }
 
-  private maskTensor(m: Float32Array, rows: number, cols: number): tf.Tensor {
-    return tf.tensor2d(m, [rows, cols]);
+  /** A MaskedDense with mask `m`; the temporary mask tensor is freed (the layer keeps a copy). */
+  private maskedDense(
+    m: Float32Array,
+    rows: number,
+    cols: number,
+    opts: { rng: Rng; bias?: boolean },
+  ): MaskedDense {
+    const t = tf.tensor2d(m, [rows, cols]);
+    try {
+      return new MaskedDense(rows, cols, t, opts);
+    } finally {
+      t.dispose();
+    }
   }
 
   private buildMasks(index: number): {
