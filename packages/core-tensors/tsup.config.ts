@@ -1,7 +1,29 @@
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { defineConfig } from 'tsup';
 
 const CHAINED_OPS_TYPES =
   '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';
+
+const WASM_BINARIES = [
+  'tfjs-backend-wasm.wasm',
+  'tfjs-backend-wasm-simd.wasm',
+  'tfjs-backend-wasm-threaded-simd.wasm',
+];
+
+/**
+ * Ships the wasm backend's binaries in dist/wasm/ (with their licence), where the browser default
+ * of initBackend() finds them through `new URL('./wasm/<file>', import.meta.url)`.
+ */
+function copyWasmBinaries(): void {
+  const require = createRequire(import.meta.url);
+  const from = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+  const to = join('dist', 'wasm');
+  mkdirSync(to, { recursive: true });
+  for (const f of WASM_BINARIES) copyFileSync(join(from, 'dist', f), join(to, f));
+  copyFileSync('LICENSE-tfjs-backend-wasm', join(to, 'LICENSE'));
+}
 
 export default defineConfig({
   // One entry per subpath of package.json `exports` (the root re-exports them all). Code shared
@@ -31,4 +53,5 @@ export default defineConfig({
   // global engine's registries and Tensor class, so one tfjs-core engine serves both. All else
   // stays external.
   noExternal: [/register_all_gradients/, /register_all_chained_ops/],
+  onSuccess: async () => copyWasmBinaries(),
 });

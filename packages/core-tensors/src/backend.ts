@@ -3,6 +3,16 @@ import { BackendError } from './errors.js';
 import { registerWasmKernels, wasmKernelOverrides } from './kernels/index.js';
 import { loadNativeKernels, nativeKernelsStatus } from './kernels/native.js';
 import { tf } from './tf.js';
+import {
+  bundledWasmUrls,
+  normalizeWasmPaths,
+  probeWasmUrl,
+  type ResolvedWasmPaths,
+  type WasmPaths,
+  wasmBinaryFor,
+  wasmFailureMessage,
+  wasmUrlOf,
+} from './wasm-paths.js';
 
 /** The backends dgm.js can run on, in order of preference. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -23,6 +33,15 @@ export interface InitBackendOptions {
   backend?: BackendName;
   /** Do not print the one-line report. Defaults to `DGM_QUIET=1`. */
   quiet?: boolean;
+  /**
+   * Where the wasm backend loads its `.wasm` binaries from: the URL (or, in Node, path) of a
+   * directory serving all three (`tfjs-backend-wasm.wasm`, `-simd.wasm`, `-threaded-simd.wasm`),
+   * or an object with a URL for each. Default: in Node, the installed
+   * `@tensorflow/tfjs-backend-wasm`; in a browser, the copies in this package's `dist/wasm/`,
+   * referenced as `new URL('./wasm/<file>', import.meta.url)` so webpack, Vite (build) and Parcel
+   * copy them next to the bundle. Takes effect only before the wasm backend first initialises.
+   */
+  wasmPaths?: WasmPaths;
 }
 
 const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -51,34 +70,75 @@ async function tryTensorflow(): Promise<string | null> {
   return (await tf.setBackend('tensorflow')) ? null : 'tensorflow backend failed to initialise';
 }
 
-async function locateWasmFiles(): Promise<void> {
-  if (!isNode()) return; // in a browser the bundler or the user serves the .wasm files
+/** The paths given to tfjs before the wasm backend initialised (undefined: none yet). */
+let appliedWasm: ResolvedWasmPaths | undefined;
+
+function wasmInitialised(): boolean {
+  return tf.engine().registry.wasm != null;
+}
+
+async function defaultWasmPaths(): Promise<ResolvedWasmPaths> {
+  if (!isNode()) {
+    return {
+      paths: bundledWasmUrls(),
+      source:
+        "the browser default (dist/wasm/ beside @dgm-js/core-tensors' code, new URL('./wasm/...', import.meta.url); a bundler that does not copy such URLs, e.g. esbuild, needs the files copied there or options.wasmPaths)",
+    };
+  }
   const { createRequire } = await import('node:module');
   const { dirname } = await import('node:path');
   const require = createRequire(import.meta.url);
   const main = require.resolve('@tensorflow/tfjs-backend-wasm');
-  setWasmPaths(`${dirname(main)}/`);
+  return {
+    paths: `${dirname(main)}/`,
+    source: 'the Node default (the installed @tensorflow/tfjs-backend-wasm)',
+  };
 }
 
-async function tryWasm(): Promise<string | null> {
+async function describeWasmFailure(resolved: ResolvedWasmPaths): Promise<string> {
+  const [simd, threads] = await Promise.all([
+    tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
+    tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
+  ]);
+  const binary = wasmBinaryFor(simd === true, threads === true);
+  const url = wasmUrlOf(resolved.paths, binary);
+  return wasmFailureMessage(url, binary, resolved.source, await probeWasmUrl(url));
+}
+
+async function tryWasm(requested: ResolvedWasmPaths | undefined): Promise<string | null> {
+  let resolved: ResolvedWasmPaths | undefined;
   try {
-    await locateWasmFiles();
+    if (!wasmInitialised()) {
+      resolved = requested ?? (await defaultWasmPaths());
+      setWasmPaths(resolved.paths);
+      appliedWasm = resolved;
+    }
     registerWasmKernels();
     await loadNativeKernels();
-    if (!(await tf.setBackend('wasm'))) return 'wasm backend failed to initialise';
+    if (!(await tf.setBackend('wasm'))) {
+      return resolved ? await describeWasmFailure(resolved) : 'wasm backend failed to initialise';
+    }
     return null;
   } catch (e) {
-    return `wasm backend failed (${e instanceof Error ? e.message : String(e)})`;
+    const msg = e instanceof Error ? e.message : String(e);
+    if (appliedWasm && /already initialized/i.test(msg)) {
+      // tfjs refuses new paths after a failed load: name the first attempt instead.
+      return `wasm backend failed earlier in this process with ${JSON.stringify(appliedWasm.paths)} (${appliedWasm.source}), and tfjs cannot retry with other paths; reload the page (or restart) with the right wasmPaths in the first initBackend() call`;
+    }
+    return `wasm backend failed (${msg})`;
   }
 }
 
-async function choose(forced: BackendName | undefined): Promise<BackendInfo> {
+async function choose(
+  forced: BackendName | undefined,
+  wasm: ResolvedWasmPaths | undefined,
+): Promise<BackendInfo> {
   const skipped: string[] = [];
   const order = forced ? [forced] : BACKENDS;
   for (const name of order) {
     let why: string | null;
     if (name === 'tensorflow') why = await tryTensorflow();
-    else if (name === 'wasm') why = await tryWasm();
+    else if (name === 'wasm') why = await tryWasm(wasm);
     else why = (await tf.setBackend('cpu')) ? null : 'cpu backend failed to initialise';
     if (why === null) {
       await tf.ready();
@@ -105,12 +165,19 @@ async function choose(forced: BackendName | undefined): Promise<BackendInfo> {
  *
  * Calling it again returns the same result; calling it with a different forced backend switches.
  *
+ * In a browser the wasm backend fetches one of three `.wasm` files; by default the copies this
+ * package ships (bundlers that understand `new URL(..., import.meta.url)` emit them), else where
+ * `wasmPaths` says. When that fails, the summary (or, with `backend: 'wasm'`, the error) names
+ * the URL it tried and the fix.
+ *
  * @example
  * ```ts
  * import { initBackend, tf } from '@dgm-js/core-tensors';
  * const info = await initBackend();
  * console.log(info.name); // 'wasm' on a machine without tfjs-node
  * tf.matMul(tf.ones([2, 3]), tf.ones([3, 2])).print();
+ * // In a browser, with the .wasm files served from /assets/tfjs/:
+ * await initBackend({ backend: 'wasm', wasmPaths: '/assets/tfjs/' });
  * ```
  */
 export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
@@ -123,12 +190,25 @@ export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo>
       ),
     );
   }
+  let requested: ResolvedWasmPaths | undefined;
+  try {
+    requested = opts.wasmPaths === undefined ? undefined : normalizeWasmPaths(opts.wasmPaths);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  if (requested && wasmInitialised() && !samePaths(requested, appliedWasm)) {
+    return Promise.reject(
+      new BackendError(
+        `initBackend: options.wasmPaths (${JSON.stringify(requested.paths)}) comes too late: the wasm backend is already initialised${appliedWasm ? ` from ${JSON.stringify(appliedWasm.paths)} (${appliedWasm.source})` : ' outside initBackend()'}, and tfjs loads its .wasm only once. Pass wasmPaths to the first initBackend() call, before anything else initialises the wasm backend.`,
+      ),
+    );
+  }
   const key = forced ?? 'auto';
   if (current && currentKey === key) return current;
   const quiet = opts.quiet ?? envVar('DGM_QUIET') === '1';
   const first = current === undefined;
   currentKey = key;
-  current = choose(forced).then((info) => {
+  current = choose(forced, requested).then((info) => {
     if (!quiet && first) console.info(info.summary);
     return info;
   });
@@ -137,4 +217,8 @@ export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo>
     currentKey = undefined;
   });
   return current;
+}
+
+function samePaths(a: ResolvedWasmPaths, b: ResolvedWasmPaths | undefined): boolean {
+  return b !== undefined && JSON.stringify(a.paths) === JSON.stringify(b.paths);
 }

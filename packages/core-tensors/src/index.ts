@@ -84,3 +84,5 @@ export * from './train/index.js';
 export { type BitsPerDimOptions, bitsPerDim } from './units.js';
 export type { CheckIntOptions } from './validate.js';
 export { checkInt, checkRng, HALF_LOG_2PI, LOG_2PI } from './validate.js';
+export type { WasmBinaryName, WasmPaths } from './wasm-paths.js';
+export { WASM_BINARIES } from './wasm-paths.js';
