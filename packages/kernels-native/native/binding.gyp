@@ -3,7 +3,7 @@
     {
       "target_name": "dgm_kernels",
       "sources": ["src/dgm_kernels.c", "src/dgm_math.c", "src/dgm_ops.c", "src/dgm_conv.c"],
-      "cflags": ["-O3", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-psabi"],
+      "cflags": ["-O3", "-fno-math-errno", "-Wall", "-Wextra"],
       "cflags_c": ["-std=gnu11"],
       "conditions": [
         ["OS=='linux'", {

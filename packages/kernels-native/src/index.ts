@@ -1,7 +1,9 @@
 /**
  * @dgm-js/kernels-native: optional native kernels for dgm.js. A small N-API addon over OpenBLAS:
- * single-precision GEMM and NHWC convolutions (im2col / col2im + GEMM) that read and write
- * Float32Arrays in place (zero copy). Node only; the addon is built on demand with
+ * single-precision GEMM and NHWC convolutions (direct kernels or im2col / col2im + GEMM) that
+ * read and write Float32Arrays in place (zero copy). The addon's own loops are compiled for
+ * AVX-512, AVX2 + FMA and baseline SIMD, and run at the best level the CPU supports
+ * (`DGM_NATIVE_ISA` or `setIsa` choose another; `info().isa` says which). Node only; the addon is built on demand with
  * `pnpm --filter @dgm-js/kernels-native build:native` (or `npx dgm-kernels-native-build`) and
  * needs OpenBLAS (Debian: `libopenblas-dev`). Nothing here imports TensorFlow.js;
  * `@dgm-js/core-tensors` registers these kernels over the wasm backend when they load.
@@ -47,6 +49,22 @@ export const Activation = {
 /** An activation name {@link NativeKernels.biasActivation} applies natively. */
 export type ActivationName = keyof typeof Activation;
 
+/**
+ * Instruction-set levels of the addon's own kernels: `avx512` (AVX-512 F/VL/BW/DQ), `avx2`
+ * (AVX2 + FMA), `generic` (the portable copy: SSE2 on x86-64, NEON on arm64).
+ */
+export type NativeIsa = 'avx512' | 'avx2' | 'generic';
+
+/**
+ * How stride-1 convolutions choose between the direct kernels and im2col + GEMM: `auto` (the
+ * per-level table measured for each geometry; the default), `direct` (whenever the direct
+ * kernels cover the geometry), `im2col` (never direct).
+ */
+export type ConvPathMode = 'auto' | 'direct' | 'im2col';
+
+/** The convolution functions, as {@link NativeKernels.convPath} names them. */
+export type ConvKindName = 'conv2d' | 'conv2dBackpropFilter' | 'conv2dBackpropInput';
+
 /** What the addon reports about itself and its BLAS. */
 export interface NativeInfo {
   /** OpenBLAS kernel family in use (e.g. `Haswell`, `SkylakeX`); follows `OPENBLAS_CORETYPE`. */
@@ -57,6 +75,14 @@ export interface NativeInfo {
   readonly threads: number;
   /** Version of the addon's calling convention. */
   readonly abi: string;
+  /** The instruction-set level its kernels run at now (see {@link NativeKernels.setIsa}). */
+  readonly isa: NativeIsa;
+  /** The levels this CPU and build support, best first. */
+  readonly isas: NativeIsa[];
+  /** Why `DGM_NATIVE_ISA` was not followed (unknown or unsupported level), else null. */
+  readonly isaNote: string | null;
+  /** The convolution path mode (see {@link NativeKernels.setConvPath}). */
+  readonly convPath: ConvPathMode;
 }
 
 /**
@@ -122,11 +148,29 @@ export interface NativeKernels extends NativeMathKernels, NativeOpsKernels {
   /** Tuning: floats per im2col chunk (default 131072 = 512 KB); returns the previous value. */
   setChunkFloats(n: number): number;
   /**
-   * Whether stride-1 convolutions with 16k output channels (16k input channels for the input
-   * gradient) use the direct kernels instead of im2col + GEMM (default true); returns the
-   * previous value. For comparisons and tests.
+   * How stride-1 convolutions choose their path (process-wide; default `auto`); returns the
+   * previous mode. The direct kernels cover stride 1, dilation 1 and output channels (input
+   * channels for the input gradient) in multiples of the level's vector (16 floats on avx512, 8
+   * on avx2, 4 on generic); `auto` takes them where they measured faster than im2col + GEMM on
+   * that level. For comparisons and tests.
+   */
+  setConvPath(mode: ConvPathMode): ConvPathMode;
+  /**
+   * @deprecated Use {@link NativeKernels.setConvPath}: `true` is `'auto'`, `false` is
+   * `'im2col'`. Returns whether the previous mode allowed the direct kernels.
    */
   setConvDirect(on: boolean): boolean;
+  /**
+   * The path the named convolution takes now for a geometry ({@link convGeometry}):
+   * `pointwise` (1x1, stride 1, no padding: one GEMM), `direct` or `im2col`.
+   */
+  convPath(kind: ConvKindName, geometry: Int32Array): 'pointwise' | 'direct' | 'im2col';
+  /**
+   * Runs every kernel of the addon at `isa` from now on (process-wide); returns the previous
+   * level. Throws a `RangeError` when the CPU or build does not support it (`info().isas`).
+   * OpenBLAS keeps the kernel it chose at load (`DGM_NATIVE_ISA` pairs it with the level).
+   */
+  setIsa(isa: NativeIsa): NativeIsa;
   /** The addon and its BLAS. */
   info(): NativeInfo;
 }
@@ -207,6 +251,9 @@ const EXPECTED = [
   'setNumThreads',
   'getNumThreads',
   'setChunkFloats',
+  'setConvPath',
+  'convPath',
+  'setIsa',
   'info',
 ] as const;
 
@@ -219,6 +266,22 @@ function firstLine(e: unknown): string {
 function addonPath(): string {
   const env = typeof process !== 'undefined' ? process.env.DGM_NATIVE_ADDON : undefined;
   return env && env.length > 0 ? env : fileURLToPath(new URL(ADDON_RELATIVE, import.meta.url));
+}
+
+/** OpenBLAS's kernel family for a level forced with `DGM_NATIVE_ISA` (x86-64 only). */
+const OPENBLAS_CORE: Partial<Record<string, string>> = { avx2: 'Haswell', generic: 'Prescott' };
+
+/**
+ * With `DGM_NATIVE_ISA=avx2|generic`, OpenBLAS is pinned to the same level (`Haswell`,
+ * `Prescott`) unless `OPENBLAS_CORETYPE` already pins a kernel: the whole addon then runs as on
+ * a CPU of that level. Must run before the addon (and so OpenBLAS) is loaded.
+ */
+function pairBlasWithIsa(): void {
+  const isa = process.env.DGM_NATIVE_ISA;
+  const core = isa ? OPENBLAS_CORE[isa] : undefined;
+  if (core && process.arch === 'x64' && !process.env.OPENBLAS_CORETYPE) {
+    process.env.OPENBLAS_CORETYPE = core;
+  }
 }
 
 function threadsFromEnv(): number {
@@ -243,6 +306,7 @@ function tryLoad(): { kernels: NativeKernels | null; status: NativeStatus } {
   if (!existsSync(path)) {
     return fail('addon not built; run `npx dgm-kernels-native-build` (needs libopenblas-dev)');
   }
+  pairBlasWithIsa();
   let mod: Partial<NativeKernels>;
   try {
     mod = createRequire(import.meta.url)(path) as Partial<NativeKernels>;
@@ -267,7 +331,10 @@ function tryLoad(): { kernels: NativeKernels | null; status: NativeStatus } {
  * Loads the addon once per process (per worker) and returns its kernels, or null when it is not
  * built, OpenBLAS is missing, or not in Node; {@link nativeStatus} says why. Never throws.
  * The BLAS thread count starts at `DGM_NATIVE_THREADS` (default 1). `DGM_NATIVE_ADDON`
- * overrides the addon's path.
+ * overrides the addon's path. `DGM_NATIVE_ISA=avx512|avx2|generic` runs the addon's kernels at
+ * that instruction-set level instead of the best one (ignored, with `info().isaNote` saying
+ * why, when unsupported); `avx2` and `generic` also pin OpenBLAS to `Haswell` / `Prescott`
+ * unless `OPENBLAS_CORETYPE` is set, so an AVX-512 machine can run as an AVX2 one.
  *
  * @example
  * ```ts

@@ -1,9 +1,11 @@
 // The addon's elementwise functions against float64 references (JS Math.* in double): ulp
 // errors over sweeps of every float32 exponent (both signs), dense sweeps of the ranges that
-// matter, special values, and the argument checks.
+// matter, special values, and the argument checks; at every instruction-set level the CPU
+// supports (AVX-512, AVX2, portable: the addon's setIsa).
 import { describe, expect, it } from 'vitest';
 import { loadNative, nativeStatus } from './index.js';
 import type { NativeUnaryOp } from './math-types.js';
+import { forEachIsa, testIsas } from './test-isa.js';
 
 const k = loadNative();
 const label = k ? 'addon loaded' : `skipped: ${nativeStatus().reason}`;
@@ -113,13 +115,13 @@ interface Worst {
   want: number;
 }
 
-function measure(op: NativeUnaryOp, x: Float32Array): Worst {
+function measure(op: NativeUnaryOp, x: Float32Array, refs?: Float64Array): Worst {
   const y = new Float32Array(x.length);
   k!.unary(k!.unaryOps().indexOf(op), x, y);
   const ref = REF[op];
   const w: Worst = { ulp: 0, x: 0, got: 0, want: 0 };
   for (let i = 0; i < x.length; i++) {
-    const r = ref(x[i]!);
+    const r = refs ? refs[i]! : ref(x[i]!);
     const e = ulpError(y[i]!, r);
     if (!(e <= w.ulp)) Object.assign(w, { ulp: e, x: x[i]!, got: y[i]!, want: r });
   }
@@ -143,20 +145,32 @@ describe.skipIf(!k)(`native elementwise math: ulp errors vs float64 (${label})`,
 
   const inputs = SWEEPS.map(([, make]) => make());
   const rows: string[] = [];
+  const isas = testIsas(k);
   for (const op of OPS) {
-    it(`${op}: max error <= ${BOUND[op]} ulp over every exponent and dense ranges`, () => {
-      let worst: Worst | null = null;
+    it(`${op}: max error <= ${BOUND[op]} ulp over every exponent and dense ranges (${isas.join(', ')})`, () => {
+      const worst = new Map<string, Worst>();
       for (const x of inputs) {
-        const w = measure(op, x);
-        if (!worst || !(w.ulp <= worst.ulp)) worst = w;
+        // The float64 reference once, then the kernel at every instruction-set level.
+        const refs = Float64Array.from(x, REF[op]);
+        forEachIsa(k!, (isa) => {
+          const w = measure(op, x, refs);
+          const prev = worst.get(isa);
+          if (!prev || !(w.ulp <= prev.ulp)) worst.set(isa, w);
+        });
       }
-      const w = worst!;
-      rows.push(
-        `${op.padEnd(8)} max ${w.ulp.toFixed(3)} ulp at x=${w.x} (got ${w.got}, want ${w.want})`,
-      );
-      if (rows.length === OPS.length)
+      for (const [isa, w] of worst) {
+        rows.push(
+          `${op.padEnd(8)} ${isa.padEnd(7)} max ${w.ulp.toFixed(3)} ulp at x=${w.x} (got ${w.got}, want ${w.want})`,
+        );
+      }
+      if (rows.length === OPS.length * isas.length)
         console.log(`native math, max ulp error:\n${rows.join('\n')}`);
-      expect(w.ulp, `${op}(${w.x}) = ${w.got}, want ${w.want}`).toBeLessThanOrEqual(BOUND[op]);
+      for (const [isa, w] of worst) {
+        expect(w.ulp, `${op}(${w.x}) = ${w.got} on ${isa}, want ${w.want}`).toBeLessThanOrEqual(
+          BOUND[op],
+        );
+      }
+      expect([...worst.keys()]).toEqual(isas);
     });
   }
 
@@ -288,13 +302,16 @@ const SPECIALS: Record<NativeUnaryOp, Array<[number, number]>> = {
 
 describe.skipIf(!k)(`native elementwise math: special values and arguments (${label})`, () => {
   for (const op of OPS) {
-    it(`${op}: NaN, +-Inf, +-0, denormals, overflow and underflow`, () => {
+    it(`${op}: NaN, +-Inf, +-0, denormals, overflow and underflow (every level)`, () => {
       const cases = SPECIALS[op];
       const x = Float32Array.from(cases.map(([v]) => v));
-      const y = new Float32Array(x.length);
-      k!.unary(k!.unaryOps().indexOf(op), x, y);
-      const got = cases.map(([v], i) => [v, y[i]]);
-      expect(got).toEqual(cases.map(([v, e]) => [v, e])); // toEqual: NaN = NaN, -0 != 0
+      forEachIsa(k!, (isa) => {
+        const y = new Float32Array(x.length);
+        k!.unary(k!.unaryOps().indexOf(op), x, y);
+        const got = cases.map(([v], i) => [v, y[i]]);
+        // toEqual: NaN = NaN, -0 != 0
+        expect(got, isa).toEqual(cases.map(([v, e]) => [v, e]));
+      });
     });
   }
 
@@ -303,15 +320,24 @@ describe.skipIf(!k)(`native elementwise math: special values and arguments (${la
     const xs = Float32Array.from([
       88.72283, 88.722839, 88.72284, -87.33654, -87.336548, -103.27893, -103.972, -103.97208,
     ]);
-    for (const op of ['exp', 'expm1', 'sigmoid', 'softplus'] as const) {
-      const probe = op === 'sigmoid' || op === 'softplus' ? xs.map((v) => -Math.abs(v)) : xs;
-      const w = measure(op, probe);
-      expect(w.ulp, `${op}(${w.x}) = ${w.got}, want ${w.want}`).toBeLessThanOrEqual(BOUND[op]);
-    }
+    forEachIsa(k!, (isa) => {
+      for (const op of ['exp', 'expm1', 'sigmoid', 'softplus'] as const) {
+        const probe = op === 'sigmoid' || op === 'softplus' ? xs.map((v) => -Math.abs(v)) : xs;
+        const w = measure(op, probe);
+        expect(w.ulp, `${op}(${w.x}) = ${w.got} on ${isa}, want ${w.want}`).toBeLessThanOrEqual(
+          BOUND[op],
+        );
+      }
+    });
   });
 
   it('tails of every length and in-place calls give the same values as one long call', () => {
     const x = linspace(-9, 9, 4099);
+    forEachIsa(k!, (isa) => tails(x, isa));
+  });
+
+  /** At one level: pieces of every length (in place, unaligned) against one long call. */
+  function tails(x: Float32Array, isa: string): void {
     for (const [code, op] of k!.unaryOps().entries()) {
       const src = op === 'log' || op === 'sqrt' || op === 'rsqrt' ? x.map(Math.abs) : x;
       const whole = new Float32Array(src.length);
@@ -320,12 +346,12 @@ describe.skipIf(!k)(`native elementwise math: special values and arguments (${la
         const off = 3 * n; // unaligned views, as on a wasm heap
         const part = src.slice(off, off + n);
         k!.unary(code, part, part); // in place
-        expect(Array.from(part), `${op}, length ${n}`).toEqual(
+        expect(Array.from(part), `${op}, length ${n}, ${isa}`).toEqual(
           Array.from(whole.subarray(off, off + n)),
         );
       }
     }
-  });
+  }
 
   it('checks lengths, overlap, op codes and types', () => {
     const x = new Float32Array(8);

@@ -30,11 +30,47 @@ interface PeerKernels {
   conv_step_ms: number;
 }
 
-function gemmGflops(ta: boolean, tb: boolean, iters: number): Promise<number> {
+/**
+ * Milliseconds of CPU time this process has used (user + system). For single-threaded work it is
+ * the run time without the time other processes held the core: the kernels speed guard
+ * (scripts/check-kernels.ts) times with it so that a loaded machine does not fail the check.
+ */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** Median of `iters` runs of `fn` (ms) on `clock` after `warmup` runs; wall time by default. */
+async function medianOn(
+  fn: () => void,
+  warmup: number,
+  iters: number,
+  clock?: () => number,
+): Promise<number> {
+  if (!clock) return medianMs(fn, warmup, iters);
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = clock();
+    fn();
+    times.push(clock() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const mid = Math.floor(times.length / 2);
+  return times.length % 2 ? times[mid]! : (times[mid - 1]! + times[mid]!) / 2;
+}
+
+/** GFLOP/s of a 512 x 512 x 512 product (median of `iters` after 3 warm-up runs). */
+export function gemmGflops(
+  ta: boolean,
+  tb: boolean,
+  iters: number,
+  clock?: () => number,
+): Promise<number> {
   const rng = new Rng(1);
   const a = tf.randomNormal([512, 512], 0, 1, 'float32', rng.next());
   const b = tf.randomNormal([512, 512], 0, 1, 'float32', rng.next());
-  return medianMs(
+  return medianOn(
     () => {
       // Kernels on the Node backends (wasm, tensorflow, cpu) run synchronously, so the product
       // is complete here. It is not read back: that copies 1 MB into a fresh JS buffer whose
@@ -44,6 +80,7 @@ function gemmGflops(ta: boolean, tb: boolean, iters: number): Promise<number> {
     },
     3,
     iters,
+    clock,
   ).then((ms) => {
     tf.dispose([a, b]);
     return (2 * 512 ** 3) / (ms * 1e6);
@@ -128,20 +165,26 @@ export function makeConvStep(seed = 0): { step: () => number; dispose: () => voi
   };
 }
 
-async function timeStep(
+/**
+ * Median ms of a training step (`warmup` untimed steps first) on `clock` (wall time by default);
+ * throws on a non-finite loss.
+ */
+export async function timeStep(
   make: () => { step: () => number; dispose: () => void },
   warmup: number,
   iters: number,
+  clock?: () => number,
 ) {
   const m = make();
   try {
     let last = 0;
-    const ms = await medianMs(
+    const ms = await medianOn(
       () => {
         last = m.step();
       },
       warmup,
       iters,
+      clock,
     );
     if (!Number.isFinite(last)) throw new Error('training step produced a non-finite loss');
     return ms;
@@ -198,7 +241,7 @@ export const kernelsSuite: Suite = {
     const gIters = quick ? 10 : 30;
     const native = info.name === 'wasm' ? nativeKernelsStatus() : null;
     // The default rows run on what initBackend chose: native kernels when they loaded.
-    const kernelsNote = native?.loaded ? 'native kernels (OpenBLAS)' : undefined;
+    const kernelsNote = native?.loaded ? `native kernels (${native.isa}, OpenBLAS)` : undefined;
     const addDefault = (name: string, value: number, unit: string, peerValue?: number) =>
       add(name, value, unit, peerValue, kernelsNote);
     addDefault('gemm-512', await gemmGflops(false, false, gIters), 'GFLOP/s', peer?.gemm512);
@@ -232,6 +275,12 @@ export const kernelsSuite: Suite = {
     if (native) {
       const over = native.loaded ? '; they supersede the TypeScript kernels listed above' : '';
       notes.push(`${native.summary}${over}; DGM_NATIVE=0 turns them off`);
+    }
+    if (native?.loaded) {
+      const forced = process.env.DGM_NATIVE_ISA;
+      notes.push(
+        `native instruction set: ${native.isa}${forced ? ` (DGM_NATIVE_ISA=${forced}, which also pins OpenBLAS unless OPENBLAS_CORETYPE is set)` : ' (the best this CPU supports; DGM_NATIVE_ISA=avx2|generic forces another)'}`,
+      );
     }
     if (native?.loaded) {
       // The same workloads on dgm.js's TypeScript kernels (what runs without the addon).

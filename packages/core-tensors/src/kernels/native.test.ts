@@ -68,7 +68,11 @@ function modeTests(mode: 'native' | 'typescript') {
     if (mode === 'native') {
       expect(s.loaded).toBe(true);
       expect(s.kernels).toEqual(expect.arrayContaining(NATIVE));
-      expect(s.summary).toMatch(/^native kernels: on \(OpenBLAS \S+, \d+ threads?: BatchMatMul/);
+      expect(s.summary).toMatch(
+        /^native kernels: on \(OpenBLAS \S+, \d+ threads?, (avx512|avx2|generic): BatchMatMul/,
+      );
+      expect(['avx512', 'avx2', 'generic']).toContain(s.isa);
+      if (process.env.DGM_NATIVE_ISA) expect(s.isa).toBe(process.env.DGM_NATIVE_ISA);
     } else {
       expect(s.loaded).toBe(false);
       expect(s.kernels).toEqual([]);

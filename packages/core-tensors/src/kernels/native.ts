@@ -1,10 +1,10 @@
 /**
  * Native kernels over the wasm backend: when the optional package `@dgm-js/kernels-native` (an
  * N-API addon over OpenBLAS) loads, BatchMatMul, _FusedMatMul, Conv2D, Conv2DBackpropFilter and
- * Conv2DBackpropInput run as OpenBLAS GEMMs (convolutions via im2col / col2im) reading and
- * writing the tensors in place on the wasm heap. Cases they do not cover (other dtypes, NCHW,
- * unusual batch broadcasts) go to the kernel registered before them (dgm.js's TypeScript
- * overrides, else the stock wasm kernel). Checked against the cpu backend in `native.test.ts`.
+ * Conv2DBackpropInput run natively (GEMMs; convolutions direct or via im2col, as the addon picks)
+ * in place on the wasm heap. Cases they do not cover (other dtypes, NCHW, unusual batch
+ * broadcasts) go to the kernel registered before them (dgm.js's TypeScript overrides, else the
+ * stock wasm kernel). Checked against the cpu backend in `native.test.ts`.
  */
 import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
@@ -57,7 +57,7 @@ interface Addon {
   conv2dBackpropFilter(a: Float32Array, b: Float32Array, out: Float32Array, g: Int32Array): void;
   conv2dBackpropInput(a: Float32Array, b: Float32Array, out: Float32Array, g: Int32Array): void;
   setNumThreads(n: number): void;
-  info(): { corename: string; threads: number };
+  info(): { corename: string; threads: number; isa?: string }; // isa: absent on older addons
 }
 
 interface AddonModule {
@@ -69,10 +69,12 @@ interface AddonModule {
 export interface NativeKernelsStatus {
   /** Whether native kernels are registered on the wasm backend now. */
   readonly loaded: boolean;
-  /** One line, e.g. `native kernels: on (OpenBLAS Haswell, 1 thread)` or `native kernels: off (why)`. */
+  /** One line: `native kernels: on (OpenBLAS Haswell, 1 thread, avx2: ...)` or `...: off (why)`. */
   readonly summary: string;
   /** The kernel names currently served natively. */
   readonly kernels: string[];
+  /** When loaded: the addon's instruction set (`avx512`, `avx2`, `generic`; `DGM_NATIVE_ISA`). */
+  readonly isa?: string;
 }
 
 const BACKEND = 'wasm';
@@ -529,11 +531,12 @@ export function nativeKernelsStatus(): NativeKernelsStatus {
     const why = addon ? 'unloaded' : offReason;
     return { loaded: false, summary: `native kernels: off (${why})`, kernels: [] };
   }
-  const { corename, threads } = addon.info();
+  const { corename, threads, isa = 'unknown' } = addon.info();
   return {
     loaded: true,
-    summary: `native kernels: on (OpenBLAS ${corename}, ${threads} thread${threads === 1 ? '' : 's'}: ${kernels.join(', ')})`,
+    summary: `native kernels: on (OpenBLAS ${corename}, ${threads} thread${threads === 1 ? '' : 's'}, ${isa}: ${kernels.join(', ')})`,
     kernels: [...kernels],
+    isa,
   };
 }
 

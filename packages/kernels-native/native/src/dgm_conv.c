@@ -1,28 +1,20 @@
 /*
- * dgm.js native kernels: direct NHWC convolutions for the common case of stride 1, dilation 1
- * and output channels in multiples of 16 (forward, filter gradient, and input gradient as a
- * forward convolution with the flipped filter). No im2col matrix: a register block of output
- * pixels x 32 channels accumulates over the filter taps and input channels, reading a zero-padded
- * copy of one image at a time. Other geometries keep the im2col + GEMM path of dgm_kernels.c.
+ * dgm.js native kernels: direct NHWC convolutions for stride 1 and dilation 1 (forward, filter
+ * gradient, and input gradient as a forward convolution with the flipped filter), with output
+ * channels (input channels for the input gradient) in multiples of one vector. No im2col
+ * matrix: a register block of output pixels x 2 vectors of channels accumulates over the filter
+ * taps and input channels, reading a zero-padded copy of one image at a time. Other geometries,
+ * and those where im2col + OpenBLAS measured faster (dgm_conv_prefer_direct), take the im2col +
+ * GEMM path of dgm_kernels.c.
  *
- * Written with GCC vector extensions (16 floats), compiled per x86-64 level (DGM_CLONES); on
- * other targets the compiler splits the vectors to what the machine has.
+ * The kernels (dgm_conv_isa.h) are written with GCC vector extensions sized to each level's
+ * registers and compiled once per level: AVX-512 (16 floats, 12 x 2 accumulator block), AVX2 +
+ * FMA (8 floats, 6 x 2: 12 of the 16 ymm registers), and the portable copy (4 floats: SSE2 on
+ * x86-64, NEON on arm64); the level in use is dgm_isa (dgm_napi.h).
  */
 #include "dgm_napi.h"
 
 #include <string.h>
-
-typedef float v16 __attribute__((vector_size(64), aligned(4)));
-
-static inline __attribute__((always_inline)) v16 ld(const float* p) {
-  v16 v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-
-static inline __attribute__((always_inline)) void st(float* p, v16 v) { memcpy(p, &v, sizeof v); }
-
-static inline __attribute__((always_inline)) void st_add(float* p, v16 v) { st(p, ld(p) + v); }
 
 /* Geometry: [n, h, w, ci, oh, ow, co, kh, kw, sh, sw, dh, dw, pt, pl] (as dgm_kernels.c). */
 enum { N, H, W, CI, OH, OW, CO, KH, KW, SH, SW, DH, DW, PT, PL };
@@ -38,154 +30,141 @@ static void pad_image(const float* x, int64_t h, int64_t w, int64_t c, float* p,
     if (pl < 0) c0 = -pl;
     if (c1 + pl > pw) c1 = pw - pl;
     if (c1 > c0)
-      memcpy(p + (pr * pw + c0 + pl) * c, x + (r * w + c0) * c, (size_t)((c1 - c0) * c) * sizeof(float));
+      memcpy(p + (pr * pw + c0 + pl) * c, x + (r * w + c0) * c,
+             (size_t)((c1 - c0) * c) * sizeof(float));
   }
 }
 
 /*
- * Forward micro-kernel: PB output pixels (ow0 ..) x NV*16 channels (co0 ..) of output row oh.
- * p: padded image (pw columns, c channels); f: filter [kh][kw][c][cout].
+ * How many blocks of `big` to take from a run of n (pixels or filter rows), so that the rest
+ * splits into blocks of `mid` when possible (96 filter rows with blocks of 12 and 4: 8 x 12;
+ * 32 with blocks of 6 and 4: 4 x 6 + 2 x 4, not 5 x 6 + 2 singles). What the mid blocks leave
+ * runs in blocks of 2, then 1.
  */
-#define FWD_KERNEL(PB, NV)                                                                      \
-  static inline __attribute__((always_inline)) void fwd_##PB##_##NV(const float* restrict p, int64_t pw, int64_t c,           \
-                                     const float* restrict f, int64_t kh, int64_t kw,          \
-                                     int64_t cout, int64_t co0, int64_t oh, int64_t ow0,       \
-                                     float* restrict y) {                                      \
-    v16 acc[PB][NV];                                                                           \
-    for (int q = 0; q < PB; q++)                                                               \
-      for (int v = 0; v < NV; v++) acc[q][v] = (v16){0};                                       \
-    for (int64_t i = 0; i < kh; i++) {                                                         \
-      for (int64_t j = 0; j < kw; j++) {                                                       \
-        const float* xp = p + ((oh + i) * pw + ow0 + j) * c;                                   \
-        const float* fp = f + (i * kw + j) * c * cout + co0;                                   \
-        for (int64_t ci = 0; ci < c; ci++) {                                                   \
-          v16 wv[NV];                                                                          \
-          for (int v = 0; v < NV; v++) wv[v] = ld(fp + ci * cout + 16 * v);                    \
-          _Pragma("GCC unroll 16") for (int q = 0; q < PB; q++) {                              \
-            const float xv = xp[q * c + ci];                                                   \
-            for (int v = 0; v < NV; v++) acc[q][v] += xv * wv[v];                              \
-          }                                                                                    \
-        }                                                                                      \
-      }                                                                                        \
-    }                                                                                          \
-    for (int q = 0; q < PB; q++)                                                               \
-      for (int v = 0; v < NV; v++) st(y + (ow0 + q) * cout + co0 + 16 * v, acc[q][v]);        \
-  }
-
-FWD_KERNEL(12, 2)
-FWD_KERNEL(4, 2)
-FWD_KERNEL(1, 2)
-FWD_KERNEL(24, 1)
-FWD_KERNEL(4, 1)
-FWD_KERNEL(1, 1)
-
-/* One output row of a forward convolution (all channels). */
-static inline __attribute__((always_inline)) void fwd_row(const float* p, int64_t pw, int64_t c, const float* f, int64_t kh, int64_t kw,
-                    int64_t cout, int64_t oh, int64_t ow, float* yrow) {
-  int64_t co0 = 0;
-  for (; co0 + 32 <= cout; co0 += 32) {
-    int64_t o = 0;
-    for (; o + 12 <= ow; o += 12) fwd_12_2(p, pw, c, f, kh, kw, cout, co0, oh, o, yrow);
-    for (; o + 4 <= ow; o += 4) fwd_4_2(p, pw, c, f, kh, kw, cout, co0, oh, o, yrow);
-    for (; o < ow; o++) fwd_1_2(p, pw, c, f, kh, kw, cout, co0, oh, o, yrow);
-  }
-  for (; co0 + 16 <= cout; co0 += 16) {
-    int64_t o = 0;
-    for (; o + 24 <= ow; o += 24) fwd_24_1(p, pw, c, f, kh, kw, cout, co0, oh, o, yrow);
-    for (; o + 4 <= ow; o += 4) fwd_4_1(p, pw, c, f, kh, kw, cout, co0, oh, o, yrow);
-    for (; o < ow; o++) fwd_1_1(p, pw, c, f, kh, kw, cout, co0, oh, o, yrow);
-  }
+static inline int64_t dc_nbig(int64_t n, int64_t big, int64_t mid) {
+  for (int64_t nb = n / big; nb >= 0; nb--)
+    if ((n - nb * big) % mid == 0) return nb;
+  return n / big;
 }
 
-/* y = conv(x, f): x n x h x w x c, f kh x kw x c x cout, y n x oh x ow x cout; pad scratch. */
-DGM_CLONES
-static void conv_fwd(const float* x, const float* f, float* y, int64_t n, int64_t h, int64_t w,
-                     int64_t c, int64_t oh, int64_t ow, int64_t cout, int64_t kh, int64_t kw,
-                     int64_t pt, int64_t pl, float* pad) {
-  const int64_t ph = oh + kh - 1, pw = ow + kw - 1;
-  for (int64_t b = 0; b < n; b++) {
-    pad_image(x + b * h * w * c, h, w, c, pad, ph, pw, pt, pl);
-    for (int64_t r = 0; r < oh; r++)
-      fwd_row(pad, pw, c, f, kh, kw, cout, r, ow, y + ((b * oh + r) * ow) * cout);
-  }
+/* The levels (see dgm_conv_isa.h for the parameters). */
+#if DGM_X86
+#define ISA avx512
+#define VL 16
+#define TGT DGM_TARGET_AVX512
+#define PB2 12
+#define PB1 24
+#define CB2 12
+#define CB1 24
+#define MID 4
+#include "dgm_conv_isa.h"
+#undef ISA
+#undef VL
+#undef TGT
+#undef PB2
+#undef PB1
+#undef CB2
+#undef CB1
+#undef MID
+
+#define ISA avx2
+#define VL 8
+#define TGT DGM_TARGET_AVX2
+#define PB2 6
+#define PB1 12
+#define CB2 6
+#define CB1 12
+#define MID 4
+#include "dgm_conv_isa.h"
+#undef ISA
+#undef VL
+#undef TGT
+#undef PB2
+#undef PB1
+#undef CB2
+#undef CB1
+#undef MID
+#endif
+
+/* Portable: 16-byte vectors; without FMA a multiply-add needs a temporary register too. */
+#define ISA generic
+#define VL 4
+#define TGT
+#define PB2 4
+#define PB1 8
+#define CB2 4
+#define CB1 8
+#define MID 2
+#include "dgm_conv_isa.h"
+#undef ISA
+#undef VL
+#undef TGT
+#undef PB2
+#undef PB1
+#undef CB2
+#undef CB1
+#undef MID
+
+typedef void (*ConvFn)(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t,
+                       int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float*);
+
+static const struct {
+  ConvFn fwd, bwd_filter;
+  int64_t vl;
+} LEVELS[DGM_N_ISA] = {
+    [DGM_ISA_GENERIC] = {conv_fwd_generic, conv_bwd_filter_generic, 4},
+#if DGM_X86
+    [DGM_ISA_AVX2] = {conv_fwd_avx2, conv_bwd_filter_avx2, 8},
+    [DGM_ISA_AVX512] = {conv_fwd_avx512, conv_bwd_filter_avx512, 16},
+#endif
+};
+
+/* `isa` when this build has a copy for it, else the portable level. */
+static int level(int isa) {
+  return isa >= 0 && isa < DGM_N_ISA && LEVELS[isa].fwd ? isa : DGM_ISA_GENERIC;
 }
 
-/*
- * Filter-gradient micro-kernel: CB input channels (ci0 ..) x NV*16 output channels (co0 ..) of
- * tap (i, j), summed over the pixels of one output row, added into df.
- */
-#define BWF_KERNEL(CB, NV)                                                                      \
-  static inline __attribute__((always_inline)) void bwf_##CB##_##NV(const float* restrict xrow, int64_t c,                    \
-                                     const float* restrict dyrow, int64_t cout, int64_t ow,    \
-                                     int64_t ci0, int64_t co0, float* restrict df) {           \
-    v16 acc[CB][NV];                                                                           \
-    for (int q = 0; q < CB; q++)                                                               \
-      for (int v = 0; v < NV; v++) acc[q][v] = (v16){0};                                       \
-    for (int64_t o = 0; o < ow; o++) {                                                         \
-      v16 d[NV];                                                                               \
-      for (int v = 0; v < NV; v++) d[v] = ld(dyrow + o * cout + co0 + 16 * v);                 \
-      const float* xp = xrow + o * c + ci0;                                                    \
-      _Pragma("GCC unroll 16") for (int q = 0; q < CB; q++) {                                  \
-        const float xv = xp[q];                                                                \
-        for (int v = 0; v < NV; v++) acc[q][v] += xv * d[v];                                   \
-      }                                                                                        \
-    }                                                                                          \
-    for (int q = 0; q < CB; q++)                                                               \
-      for (int v = 0; v < NV; v++) st_add(df + (ci0 + q) * cout + co0 + 16 * v, acc[q][v]);    \
-  }
-
-BWF_KERNEL(12, 2)
-BWF_KERNEL(4, 2)
-BWF_KERNEL(1, 2)
-BWF_KERNEL(12, 1)
-BWF_KERNEL(4, 1)
-BWF_KERNEL(1, 1)
-
-/* df = sum over pixels of x (tap-shifted) outer dy; df kh x kw x c x cout. */
-DGM_CLONES
-static void conv_bwd_filter(const float* x, const float* dy, float* df, int64_t n, int64_t h,
-                            int64_t w, int64_t c, int64_t oh, int64_t ow, int64_t cout,
-                            int64_t kh, int64_t kw, int64_t pt, int64_t pl, float* pad) {
-  const int64_t ph = oh + kh - 1, pw = ow + kw - 1;
-  memset(df, 0, (size_t)(kh * kw * c * cout) * sizeof(float));
-  for (int64_t b = 0; b < n; b++) {
-    pad_image(x + b * h * w * c, h, w, c, pad, ph, pw, pt, pl);
-    for (int64_t r = 0; r < oh; r++) {
-      const float* dyrow = dy + ((b * oh + r) * ow) * cout;
-      for (int64_t i = 0; i < kh; i++) {
-        for (int64_t j = 0; j < kw; j++) {
-          const float* xrow = pad + ((r + i) * pw + j) * c;
-          float* dft = df + (i * kw + j) * c * cout;
-          int64_t co0 = 0;
-          for (; co0 + 32 <= cout; co0 += 32) {
-            int64_t ci0 = 0;
-            for (; ci0 + 12 <= c; ci0 += 12) bwf_12_2(xrow, c, dyrow, cout, ow, ci0, co0, dft);
-            for (; ci0 + 4 <= c; ci0 += 4) bwf_4_2(xrow, c, dyrow, cout, ow, ci0, co0, dft);
-            for (; ci0 < c; ci0++) bwf_1_2(xrow, c, dyrow, cout, ow, ci0, co0, dft);
-          }
-          for (; co0 + 16 <= cout; co0 += 16) {
-            int64_t ci0 = 0;
-            for (; ci0 + 12 <= c; ci0 += 12) bwf_12_1(xrow, c, dyrow, cout, ow, ci0, co0, dft);
-            for (; ci0 + 4 <= c; ci0 += 4) bwf_4_1(xrow, c, dyrow, cout, ow, ci0, co0, dft);
-            for (; ci0 < c; ci0++) bwf_1_1(xrow, c, dyrow, cout, ow, ci0, co0, dft);
-          }
-        }
-      }
-    }
-  }
-}
-
-static int direct_ok(const int64_t* g, int kind) {
+int dgm_conv_covered(int isa, int kind, const int64_t* g) {
   if (g[SH] != 1 || g[SW] != 1 || g[DH] != 1 || g[DW] != 1) return 0;
   /* Stride 1: the output size follows from the padding; anything else is not this path. */
   if (g[OH] < 1 || g[OW] < 1 || g[OH] + g[KH] - 1 < g[PT] || g[OW] + g[KW] - 1 < g[PL]) return 0;
+  const int64_t vl = LEVELS[level(isa)].vl;
   if (kind == 2) /* input gradient: a forward convolution producing ci channels */
-    return g[CI] % 16 == 0 && g[CI] > 0 && g[KH] - 1 - g[PT] >= 0 && g[KW] - 1 - g[PL] >= 0;
-  return g[CO] % 16 == 0 && g[CO] > 0;
+    return g[CI] % vl == 0 && g[CI] > 0 && g[KH] - 1 - g[PT] >= 0 && g[KW] - 1 - g[PL] >= 0;
+  return g[CO] % vl == 0 && g[CO] > 0;
 }
 
-int64_t dgm_conv_direct_scratch(int kind, const int64_t* g) {
-  if (!direct_ok(g, kind)) return -1;
+/*
+ * Where the direct kernels beat im2col + OpenBLAS, per level: measured with
+ * `scripts/bench-conv.mjs --all` (CPU time, 3x3 / 5x5 stride-1 convolutions from 4x4x256 to
+ * 56x56x64, at each level with OpenBLAS at the same level: SkylakeX/Cooperlake, Haswell,
+ * Prescott) on an AMD EPYC (Zen 4). They win while the filter stays cache-sized: above
+ * `max_filter` floats (kh kw ci co) im2col wins. The forward and input-gradient kernels also
+ * lose on narrow rows (below 8 output columns, unless a multiple of 4: the row ends in 2- and
+ * 1-pixel blocks that reread the whole filter) except for filters of at most `small_filter`
+ * floats. apps/bench/scripts/check-kernels.ts times both paths of the bench's conv layers on
+ * every level the CI machine supports and fails when this table picks the slower one.
+ */
+static const struct {
+  int64_t max_filter, small_filter;
+} PREFER[DGM_N_ISA] = {
+    [DGM_ISA_GENERIC] = {40000, 16384},
+    [DGM_ISA_AVX2] = {160000, 0},
+    [DGM_ISA_AVX512] = {160000, 16384},
+};
+
+int dgm_conv_prefer_direct(int isa, int kind, const int64_t* g) {
+  if (!dgm_conv_covered(isa, kind, g)) return 0;
+  const int64_t filter = g[KH] * g[KW] * g[CI] * g[CO];
+  const int64_t width = kind == 2 ? g[W] : g[OW]; /* columns of the convolution that runs */
+  const int l = level(isa);
+  if (filter > PREFER[l].max_filter) return 0;
+  if (kind == 1 || filter <= PREFER[l].small_filter) return 1;
+  return width >= 8 || width % 4 == 0;
+}
+
+int64_t dgm_conv_direct_scratch(int isa, int kind, const int64_t* g) {
+  if (!dgm_conv_covered(isa, kind, g)) return -1;
   if (kind == 2) /* padded dy image + flipped filter */
     return (g[H] + g[KH] - 1) * (g[W] + g[KW] - 1) * g[CO] + g[KH] * g[KW] * g[CI] * g[CO];
   return (g[OH] + g[KH] - 1) * (g[OW] + g[KW] - 1) * g[CI];
@@ -194,9 +173,11 @@ int64_t dgm_conv_direct_scratch(int kind, const int64_t* g) {
 /*
  * kind 0: out = conv(a = x, b = filter); 1: out = filter gradient (a = x, b = dy);
  * 2: out = input gradient (a = dy, b = filter). `scratch` holds dgm_conv_direct_scratch floats.
+ * The caller checked dgm_conv_covered for the same `isa`.
  */
-void dgm_conv_direct(int kind, const int64_t* g, const float* a, const float* b, float* out,
-                     float* scratch) {
+void dgm_conv_direct(int isa, int kind, const int64_t* g, const float* a, const float* b,
+                     float* out, float* scratch) {
+  const ConvFn conv_fwd = LEVELS[level(isa)].fwd, conv_bwd_filter = LEVELS[level(isa)].bwd_filter;
   if (kind == 0) {
     conv_fwd(a, b, out, g[N], g[H], g[W], g[CI], g[OH], g[OW], g[CO], g[KH], g[KW], g[PT], g[PL],
              scratch);

@@ -14,6 +14,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,15 +326,53 @@ static void col2im(const float* restrict col, float* restrict dx, const Geom* g,
 
 typedef enum { CONV_FWD, CONV_BWD_FILTER, CONV_BWD_INPUT } ConvKind;
 
-/*
- * conv2d(x, filter, y, geometry)                y = conv(x, filter)
- * conv2dBackpropFilter(x, dy, dfilter, geometry) dfilter = d(sum dy * y)/d filter
- * conv2dBackpropInput(dy, filter, dx, geometry)  dx = d(sum dy * y)/d x
- * All arrays NHWC / HWIO float32; outputs are overwritten.
- */
-/* Whether stride-1 convolutions take the direct path of dgm_conv.c (setConvDirect). */
-static bool conv_direct = true;
+/* ------------------------------------------------------------------------------------------ */
+/* Path choice for stride-1 convolutions                                                      */
 
+/* auto: the measured table of dgm_conv.c; direct: whenever covered; im2col: never direct. */
+enum { PATH_AUTO = 0, PATH_DIRECT = 1, PATH_IM2COL = 2 };
+static const char* const PATH_NAMES[] = {"auto", "direct", "im2col"};
+static _Atomic int conv_path = PATH_AUTO;
+
+static void geom_array(const Geom* g, int64_t out[15]) {
+  const int64_t v[15] = {g->n,  g->h,  g->w,  g->ci, g->oh, g->ow, g->co, g->kh,
+                         g->kw, g->sh, g->sw, g->dh, g->dw, g->pt, g->pl};
+  memcpy(out, v, sizeof v);
+}
+
+/* Whether conv_common runs kind on g through dgm_conv.c at level isa (g not pointwise). */
+static bool use_direct(int isa, ConvKind kind, const Geom* g) {
+  if (conv_path == PATH_IM2COL) return false;
+  int64_t gg[15];
+  geom_array(g, gg);
+  return conv_path == PATH_DIRECT ? dgm_conv_covered(isa, (int)kind, gg) != 0
+                                  : dgm_conv_prefer_direct(isa, (int)kind, gg) != 0;
+}
+
+static int read_string(napi_env env, napi_value v, char* buf, size_t cap) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) return -1;
+  return len + 1 < cap ? 0 : -1;
+}
+
+/* setConvPath('auto' | 'direct' | 'im2col'): returns the previous mode. */
+static napi_value js_set_conv_path(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[16];
+  int mode = -1;
+  if (argc >= 1 && read_string(env, argv[0], name, sizeof name) == 0)
+    for (int i = 0; i < 3; i++)
+      if (strcmp(name, PATH_NAMES[i]) == 0) mode = i;
+  if (mode < 0) return throw_type(env, "setConvPath: expected 'auto', 'direct' or 'im2col'");
+  napi_value prev;
+  CHECK_NAPI(env, napi_create_string_utf8(env, PATH_NAMES[conv_path], NAPI_AUTO_LENGTH, &prev));
+  conv_path = mode;
+  return prev;
+}
+
+/* Deprecated: setConvDirect(true) = setConvPath('auto'), false = 'im2col'; old value as a bool. */
 static napi_value js_set_conv_direct(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -341,14 +380,53 @@ static napi_value js_set_conv_direct(napi_env env, napi_callback_info info) {
   bool on;
   if (argc < 1 || arg_bool(env, argv[0], &on)) return throw_type(env, "setConvDirect: expected a boolean");
   napi_value prev;
-  CHECK_NAPI(env, napi_get_boolean(env, conv_direct, &prev));
-  conv_direct = on;
+  CHECK_NAPI(env, napi_get_boolean(env, conv_path != PATH_IM2COL, &prev));
+  conv_path = on ? PATH_AUTO : PATH_IM2COL;
   return prev;
 }
 
+static const char* const CONV_NAMES[] = {"conv2d", "conv2dBackpropFilter", "conv2dBackpropInput"};
+
+/*
+ * convPath(kind, geometry): the path the named convolution ('conv2d', 'conv2dBackpropFilter',
+ * 'conv2dBackpropInput') takes now for the geometry: 'pointwise' (a plain GEMM), 'direct' or
+ * 'im2col'.
+ */
+static napi_value js_conv_path(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[32];
+  int kind = -1;
+  if (argc >= 1 && read_string(env, argv[0], name, sizeof name) == 0)
+    for (int i = 0; i < 3; i++)
+      if (strcmp(name, CONV_NAMES[i]) == 0) kind = i;
+  if (kind < 0 || argc < 2)
+    return throw_type(env, "convPath(kind, geometry): kind is 'conv2d', 'conv2dBackpropFilter' or "
+                           "'conv2dBackpropInput'");
+  Geom g;
+  const char* err = read_geom(env, argv[1], &g);
+  if (err) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "convPath: %s", err);
+    return throw_range(env, msg);
+  }
+  const char* path = is_pointwise(&g)                           ? "pointwise"
+                     : use_direct(dgm_isa, (ConvKind)kind, &g) ? "direct"
+                                                               : "im2col";
+  napi_value out;
+  CHECK_NAPI(env, napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &out));
+  return out;
+}
+
+/*
+ * conv2d(x, filter, y, geometry)                y = conv(x, filter)
+ * conv2dBackpropFilter(x, dy, dfilter, geometry) dfilter = d(sum dy * y)/d filter
+ * conv2dBackpropInput(dy, filter, dx, geometry)  dx = d(sum dy * y)/d x
+ * All arrays NHWC / HWIO float32; outputs are overwritten.
+ */
 static napi_value conv_common(napi_env env, napi_callback_info info, ConvKind kind) {
-  static const char* names[] = {"conv2d", "conv2dBackpropFilter", "conv2dBackpropInput"};
-  const char* name = names[kind];
+  const char* name = CONV_NAMES[kind];
   char msg[256];
   size_t argc = 4;
   napi_value argv[4];
@@ -403,17 +481,18 @@ static napi_value conv_common(napi_env env, napi_callback_info info, ConvKind ki
       gemm(false, true, M, K, co, 1.0f, p0, co, p1, co, 0.0f, p2, K);
     return NULL;
   }
-  if (conv_direct) {
-    const int64_t gg[15] = {g.n,  g.h,  g.w,  g.ci, g.oh, g.ow, g.co, g.kh,
-                            g.kw, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl};
-    const int64_t need = dgm_conv_direct_scratch((int)kind, gg);
+  const int isa = dgm_isa; /* one level for the whole call (setIsa may run on another thread) */
+  if (use_direct(isa, kind, &g)) {
+    int64_t gg[15];
+    geom_array(&g, gg);
+    const int64_t need = dgm_conv_direct_scratch(isa, (int)kind, gg);
     if (need >= 0) {
       float* s = scratch_get(env, (size_t)(need > 0 ? need : 1));
       if (!s) {
         napi_throw_error(env, NULL, "dgm_kernels: out of memory for the convolution scratch");
         return NULL;
       }
-      dgm_conv_direct((int)kind, gg, p0, p1, p2, s);
+      dgm_conv_direct(isa, (int)kind, gg, p0, p1, p2, s);
       return NULL;
     }
   }
@@ -452,6 +531,76 @@ static napi_value js_conv2d_bwd_filter(napi_env env, napi_callback_info info) {
 }
 static napi_value js_conv2d_bwd_input(napi_env env, napi_callback_info info) {
   return conv_common(env, info, CONV_BWD_INPUT);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Instruction-set level (dgm_napi.h)                                                          */
+
+_Atomic int dgm_isa = DGM_ISA_GENERIC;
+static const char* const ISA_NAMES[DGM_N_ISA] = {"generic", "avx2", "avx512"};
+/* Why DGM_NATIVE_ISA was not followed, or "" (set once, at the first load). */
+static char isa_note[160];
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+
+/* Whether this build has the level and the CPU (and OS) runs it. */
+static bool isa_supported(int level) {
+  if (level == DGM_ISA_GENERIC) return true;
+#if DGM_X86
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (level == DGM_ISA_AVX2) return avx2;
+  if (level == DGM_ISA_AVX512)
+    return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+#endif
+  return false;
+}
+
+static int isa_from_name(const char* name) {
+  for (int i = 0; i < DGM_N_ISA; i++)
+    if (strcmp(name, ISA_NAMES[i]) == 0) return i;
+  return -1;
+}
+
+/* The best supported level, unless DGM_NATIVE_ISA names a supported one. */
+static void isa_init(void) {
+  int best = DGM_ISA_GENERIC;
+  for (int i = 0; i < DGM_N_ISA; i++)
+    if (isa_supported(i)) best = i;
+  dgm_isa = best;
+  const char* want = getenv("DGM_NATIVE_ISA");
+  if (!want || !*want) return;
+  const int l = isa_from_name(want);
+  if (l < 0)
+    snprintf(isa_note, sizeof isa_note,
+             "DGM_NATIVE_ISA=%.40s is not one of avx512, avx2, generic; using %s", want,
+             ISA_NAMES[best]);
+  else if (!isa_supported(l))
+    snprintf(isa_note, sizeof isa_note, "DGM_NATIVE_ISA=%s is not supported here; using %s", want,
+             ISA_NAMES[best]);
+  else
+    dgm_isa = l;
+}
+
+/* setIsa('avx512' | 'avx2' | 'generic'): the level of every kernel from now on; returns the old. */
+static napi_value js_set_isa(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[16];
+  const int l =
+      argc >= 1 && read_string(env, argv[0], name, sizeof name) == 0 ? isa_from_name(name) : -1;
+  if (l < 0) return throw_type(env, "setIsa: expected 'avx512', 'avx2' or 'generic'");
+  if (!isa_supported(l)) {
+    char msg[128];
+    snprintf(msg, sizeof msg,
+             "setIsa: '%s' is not supported by this CPU or build (see info().isas)", ISA_NAMES[l]);
+    return throw_range(env, msg);
+  }
+  napi_value prev;
+  CHECK_NAPI(env, napi_create_string_utf8(env, ISA_NAMES[dgm_isa], NAPI_AUTO_LENGTH, &prev));
+  dgm_isa = l;
+  return prev;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -503,10 +652,29 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   CHECK_NAPI(env, napi_set_named_property(env, obj, "threads", v));
   CHECK_NAPI(env, napi_create_string_utf8(env, DGM_KERNELS_VERSION, NAPI_AUTO_LENGTH, &v));
   CHECK_NAPI(env, napi_set_named_property(env, obj, "abi", v));
+  CHECK_NAPI(env, napi_create_string_utf8(env, ISA_NAMES[dgm_isa], NAPI_AUTO_LENGTH, &v));
+  CHECK_NAPI(env, napi_set_named_property(env, obj, "isa", v));
+  napi_value arr;
+  CHECK_NAPI(env, napi_create_array(env, &arr));
+  uint32_t k = 0;
+  for (int i = DGM_N_ISA - 1; i >= 0; i--) {
+    if (!isa_supported(i)) continue;
+    CHECK_NAPI(env, napi_create_string_utf8(env, ISA_NAMES[i], NAPI_AUTO_LENGTH, &v));
+    CHECK_NAPI(env, napi_set_element(env, arr, k++, v));
+  }
+  CHECK_NAPI(env, napi_set_named_property(env, obj, "isas", arr));
+  if (isa_note[0])
+    CHECK_NAPI(env, napi_create_string_utf8(env, isa_note, NAPI_AUTO_LENGTH, &v));
+  else
+    CHECK_NAPI(env, napi_get_null(env, &v));
+  CHECK_NAPI(env, napi_set_named_property(env, obj, "isaNote", v));
+  CHECK_NAPI(env, napi_create_string_utf8(env, PATH_NAMES[conv_path], NAPI_AUTO_LENGTH, &v));
+  CHECK_NAPI(env, napi_set_named_property(env, obj, "convPath", v));
   return obj;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  pthread_once(&isa_once, isa_init);
   Scratch* s = (Scratch*)calloc(1, sizeof(Scratch));
   if (!s || napi_set_instance_data(env, s, scratch_finalize, NULL) != napi_ok) {
     free(s);
@@ -523,6 +691,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"getNumThreads", NULL, js_get_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setChunkFloats", NULL, js_set_chunk_floats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setConvDirect", NULL, js_set_conv_direct, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setConvPath", NULL, js_set_conv_path, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"convPath", NULL, js_conv_path, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setIsa", NULL, js_set_isa, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, js_info, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

@@ -5,9 +5,10 @@
  *
  * Every function is branch free: a range reduction with integer bit operations, a polynomial
  * fitted here (Lawson / minimax on the reduced interval, relative error < 1e-9), and selects for
- * the special values, so that GCC -O3 vectorises each loop (SSE2 / AVX2 / AVX-512 clones on
- * x86-64, picked at load time). No fast-math: NaN, +-Inf, +-0 and denormals follow IEEE / C99
- * (exp(-Inf) = 0, log(0) = -Inf, log(-1) = NaN, log1p(-1) = -Inf, tanh(-0) = -0, ...).
+ * the special values, so that GCC -O3 vectorises each loop (SSE2 / AVX2 / AVX-512 copies on
+ * x86-64, called for the level in use: dgm_napi.h). No fast-math: NaN, +-Inf, +-0 and denormals
+ * follow IEEE / C99 (exp(-Inf) = 0, log(0) = -Inf, log(-1) = NaN, log1p(-1) = -Inf,
+ * tanh(-0) = -0, ...).
  * Accuracy (float64 references, every exponent; see src/math.test.ts): at most 1-2.5 ulp.
  */
 #include "dgm_napi.h"
@@ -254,8 +255,7 @@ DGM_INLINE float dgm_rsqrtf(float x) { return 1.0f / sqrtf(x); }
  */
 #define DGM_BLOCK 64
 #define UNARY_LOOP(name, fn)                                                     \
-  DGM_CLONES                                                                     \
-  static void name(const float* x, float* y, size_t n) {                         \
+  DGM_BODY void name##_body(const float* x, float* y, size_t n) {                \
     size_t i = 0;                                                                \
     for (; i + DGM_BLOCK <= n; i += DGM_BLOCK) {                                 \
       const float* xb = x + i;                                                   \
@@ -268,7 +268,8 @@ DGM_INLINE float dgm_rsqrtf(float x) { return 1.0f / sqrtf(x); }
       for (size_t j = 0; j < DGM_BLOCK; j++) buf[j] = fn(buf[j]);                \
       memcpy(y + i, buf, (n - i) * sizeof(float));                               \
     }                                                                            \
-  }
+  }                                                                              \
+  DGM_MULTI_VOID(name, (const float* x, float* y, size_t n), (x, y, n))
 
 UNARY_LOOP(exp_loop, dgm_expf)
 UNARY_LOOP(expm1_loop, dgm_expm1f)
@@ -330,8 +331,7 @@ static napi_value napi_unary(napi_env env, napi_callback_info info) {
 DGM_INLINE float dgm_bcef(float l, float x) { return dgm_softplusf(l) - x * l; }
 
 /* y[i] = bce(l[i], x[i]); returns the sum in double when `sum` is set (y may then be NULL). */
-DGM_CLONES
-static double bce_loop(const float* l, const float* x, float* y, size_t n, int sum) {
+DGM_BODY double bce_loop_body(const float* l, const float* x, float* y, size_t n, int sum) {
   double acc = 0.0;
   float buf[DGM_BLOCK];
   for (size_t i = 0; i < n; i += DGM_BLOCK) {
@@ -349,11 +349,12 @@ static double bce_loop(const float* l, const float* x, float* y, size_t n, int s
   }
   return acc;
 }
+DGM_MULTI(double, bce_loop, (const float* l, const float* x, float* y, size_t n, int sum),
+          (l, x, y, n, sum))
 
 /* out[i] = (g ? g[i] : gs) * (sigmoid(l[i]) - x[i]): the gradient with respect to l. */
-DGM_CLONES
-static void bce_grad_loop(const float* l, const float* x, const float* g, float gs, float* out,
-                          size_t n) {
+DGM_BODY void bce_grad_loop_body(const float* l, const float* x, const float* g, float gs,
+                                 float* out, size_t n) {
   for (size_t i = 0; i < n; i += DGM_BLOCK) {
     const size_t m = n - i < DGM_BLOCK ? n - i : DGM_BLOCK;
     float lb[DGM_BLOCK] = {0}, xb[DGM_BLOCK] = {0}, gb[DGM_BLOCK], ob[DGM_BLOCK];
@@ -369,6 +370,9 @@ static void bce_grad_loop(const float* l, const float* x, const float* g, float 
     memcpy(out + i, ob, m * sizeof(float));
   }
 }
+DGM_MULTI_VOID(bce_grad_loop,
+               (const float* l, const float* x, const float* g, float gs, float* out, size_t n),
+               (l, x, g, gs, out, n))
 
 /*
  * bce(l, x, y | null): y[i] = softplus(l[i]) - x[i] l[i] and returns sum_i of it (double), for

@@ -93,14 +93,63 @@ static inline int arg_bool(napi_env env, napi_value v, bool* out) {
 }
 
 /*
- * Hot loops are compiled for several x86-64 levels and picked at load time (GCC ifunc), since
- * the default x86-64 target has only 128-bit SSE2; elsewhere they build for the default target.
+ * Instruction sets. The hot loops are compiled once per x86-64 level (AVX-512, AVX2 + FMA, and
+ * the baseline: SSE2) and called through the copy of the level in `dgm_isa`, which the addon
+ * sets when it loads: the best level the CPU supports, or the one `DGM_NATIVE_ISA` names
+ * (`setIsa()` switches at run time, for tests and benchmarks). Other architectures and compilers
+ * build only the portable copy. Explicit dispatch (instead of GCC `target_clones`, which picks
+ * once at load from the CPU alone) is what lets a test run the AVX2 code on an AVX-512 machine.
  */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define DGM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+enum { DGM_ISA_GENERIC = 0, DGM_ISA_AVX2 = 1, DGM_ISA_AVX512 = 2, DGM_N_ISA = 3 };
+
+/* The level in use (process-wide, may change from any thread: read it once per call). */
+extern _Atomic int dgm_isa;
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DGM_X86 1
+/* Every feature named here is checked at load (dgm_isa_supported in dgm_kernels.c). */
+#define DGM_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+#define DGM_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #else
-#define DGM_CLONES
+#define DGM_X86 0
 #endif
+
+/*
+ * DGM_MULTI(ret, name, params, args) defines `static ret name params` that calls
+ * `name##_body args` (an always-inline function defined before it) through a copy compiled for
+ * the level in use; DGM_MULTI_VOID is the same for functions returning void.
+ */
+#if DGM_X86
+#define DGM_MULTI(ret, name, params, args)                                    \
+  DGM_TARGET_AVX512 static ret name##_avx512 params { return name##_body args; } \
+  DGM_TARGET_AVX2 static ret name##_avx2 params { return name##_body args; }     \
+  static ret name##_generic params { return name##_body args; }                  \
+  static ret name params {                                                    \
+    if (dgm_isa == DGM_ISA_AVX512) return name##_avx512 args;                 \
+    if (dgm_isa == DGM_ISA_AVX2) return name##_avx2 args;                     \
+    return name##_generic args;                                               \
+  }
+#define DGM_MULTI_VOID(name, params, args)                                    \
+  DGM_TARGET_AVX512 static void name##_avx512 params { name##_body args; }       \
+  DGM_TARGET_AVX2 static void name##_avx2 params { name##_body args; }           \
+  static void name##_generic params { name##_body args; }                        \
+  static void name params {                                                   \
+    if (dgm_isa == DGM_ISA_AVX512)                                            \
+      name##_avx512 args;                                                     \
+    else if (dgm_isa == DGM_ISA_AVX2)                                         \
+      name##_avx2 args;                                                       \
+    else                                                                      \
+      name##_generic args;                                                    \
+  }
+#else
+#define DGM_MULTI(ret, name, params, args) \
+  static ret name params { return name##_body args; }
+#define DGM_MULTI_VOID(name, params, args) \
+  static void name params { name##_body args; }
+#endif
+
+/* An always-inlined body for DGM_MULTI. */
+#define DGM_BODY static inline __attribute__((always_inline))
 
 /* Registers a file's functions on `exports` (each file defines one). */
 typedef struct {
@@ -122,9 +171,17 @@ static inline int dgm_define(napi_env env, napi_value exports, const DgmExport* 
 int dgm_math_register(napi_env env, napi_value exports);
 int dgm_ops_register(napi_env env, napi_value exports);
 
-/* Direct convolutions (dgm_conv.c): scratch floats needed, or -1 when the geometry is not covered. */
-int64_t dgm_conv_direct_scratch(int kind, const int64_t* geometry);
-void dgm_conv_direct(int kind, const int64_t* geometry, const float* a, const float* b, float* out,
-                     float* scratch);
+/*
+ * Direct convolutions (dgm_conv.c), at level `isa` (read dgm_isa once per call and pass it to
+ * all of them: another thread may switch it). kind: 0 forward, 1 filter gradient, 2 input
+ * gradient. dgm_conv_covered: whether the level's direct kernels handle the geometry;
+ * dgm_conv_prefer_direct: whether they are the faster path for it (the measured table);
+ * dgm_conv_direct_scratch: floats of scratch they need (-1 when not covered).
+ */
+int dgm_conv_covered(int isa, int kind, const int64_t* geometry);
+int dgm_conv_prefer_direct(int isa, int kind, const int64_t* geometry);
+int64_t dgm_conv_direct_scratch(int isa, int kind, const int64_t* geometry);
+void dgm_conv_direct(int isa, int kind, const int64_t* geometry, const float* a, const float* b,
+                     float* out, float* scratch);
 
 #endif

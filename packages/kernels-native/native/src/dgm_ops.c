@@ -23,10 +23,9 @@
 /* Loops                                                                                      */
 
 /* Adam in one pass; float32 arithmetic in the order of tf.train.adam's ops. */
-DGM_CLONES
-static void adam_loop(float* restrict P, const float* restrict G, float* restrict M,
-                      float* restrict V, size_t n, float b1, float b2, float a1, float a2, float c1,
-                      float c2, float eps, float nlr) {
+DGM_BODY void adam_loop_body(float* restrict P, const float* restrict G, float* restrict M,
+                             float* restrict V, size_t n, float b1, float b2, float a1, float a2,
+                             float c1, float c2, float eps, float nlr) {
   for (size_t i = 0; i < n; i++) {
     const float gi = G[i];
     const float mi = M[i] * b1 + gi * a1;
@@ -36,19 +35,25 @@ static void adam_loop(float* restrict P, const float* restrict G, float* restric
     P[i] = (nlr * ((mi / c1) / (sqrtf(vi / c2) + eps))) + P[i];
   }
 }
+DGM_MULTI_VOID(adam_loop,
+               (float* restrict P, const float* restrict G, float* restrict M, float* restrict V,
+                size_t n, float b1, float b2, float a1, float a2, float c1, float c2, float eps,
+                float nlr),
+               (P, G, M, V, n, b1, b2, a1, a2, c1, c2, eps, nlr))
 
-DGM_CLONES
-static void sum_leading_loop(const float* restrict x, int64_t rows, int64_t cols,
-                             double* restrict acc) {
+DGM_BODY void sum_leading_loop_body(const float* restrict x, int64_t rows, int64_t cols,
+                                    double* restrict acc) {
   for (int64_t i = 0; i < rows; i++) {
     const float* restrict r = x + i * cols;
     for (int64_t j = 0; j < cols; j++) acc[j] += (double)r[j];
   }
 }
+DGM_MULTI_VOID(sum_leading_loop,
+               (const float* restrict x, int64_t rows, int64_t cols, double* restrict acc),
+               (x, rows, cols, acc))
 
-DGM_CLONES
-static void sum_trailing_loop(const float* restrict x, int64_t rows, int64_t cols,
-                              float* restrict out) {
+DGM_BODY void sum_trailing_loop_body(const float* restrict x, int64_t rows, int64_t cols,
+                                     float* restrict out) {
   for (int64_t i = 0; i < rows; i++) {
     const float* restrict r = x + i * cols;
     /* Eight independent double partial sums: vectorises without reassociating one chain. */
@@ -61,25 +66,30 @@ static void sum_trailing_loop(const float* restrict x, int64_t rows, int64_t col
     out[i] = (float)t;
   }
 }
+DGM_MULTI_VOID(sum_trailing_loop,
+               (const float* restrict x, int64_t rows, int64_t cols, float* restrict out),
+               (x, rows, cols, out))
 
 /* out may alias x (never bias). */
-DGM_CLONES
-static void add_bias_loop(const float* x, int64_t rows, int64_t cols, const float* restrict b,
-                          float* out) {
+DGM_BODY void add_bias_loop_body(const float* x, int64_t rows, int64_t cols,
+                                 const float* restrict b, float* out) {
   for (int64_t i = 0; i < rows; i++) {
     const float* xr = x + i * cols;
     float* orow = out + i * cols;
     for (int64_t j = 0; j < cols; j++) orow[j] = xr[j] + b[j];
   }
 }
+DGM_MULTI_VOID(add_bias_loop,
+               (const float* x, int64_t rows, int64_t cols, const float* restrict b, float* out),
+               (x, rows, cols, b, out))
 
-DGM_CLONES
-static void step_loop(const float* x, size_t n, float a, float* out) {
+DGM_BODY void step_loop_body(const float* x, size_t n, float a, float* out) {
   for (size_t i = 0; i < n; i++) {
     const float v = x[i];
     out[i] = v != v ? v : (v > 0.0f ? 1.0f : a);
   }
 }
+DGM_MULTI_VOID(step_loop, (const float* x, size_t n, float a, float* out), (x, n, a, out))
 
 /* ------------------------------------------------------------------------------------------ */
 /* N-API entry points                                                                         */
