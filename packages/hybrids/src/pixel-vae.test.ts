@@ -1,0 +1,129 @@
+/**
+ * PixelVAE: the loss against the ELBO by hand (decoder log-likelihood at the same latents, the
+ * Gaussian KL in closed form), p(x | z) normalised over every 2 x 2 image, the same-depth
+ * baseline (same reach, parameters differing by the conditioning maps only), sampling, leaks.
+ */
+import { mlp, Rng, tf, ValueError } from '@dgm-js/core-tensors';
+import { disposeAll, expectNoLeaks } from '@dgm-js/test-utils';
+import { describe, expect, it } from 'vitest';
+import { pixelDecoder, pixelVae, sameDepthPixelCnn } from './index.js';
+
+type Tensor = tf.Tensor;
+const binary = (n: number, d: number, seed: number) =>
+  tf.tidy(() => tf.cast(tf.less(tf.randomUniform([n, d], 0, 1, 'float32', seed), 0.4), 'float32'));
+
+const small = (seed = 0, side = 4, latentDim = 3) => {
+  const rng = new Rng(seed);
+  return pixelVae({
+    height: side,
+    width: side,
+    latentDim,
+    layers: 1,
+    hiddenChannels: 8,
+    firstKernelSize: 3,
+    encoder: mlp([side * side, 16, 2 * latentDim], { rng, activation: 'tanh' }),
+    rng,
+  });
+};
+
+describe('pixelVae', () => {
+  it('the loss is E_q[log p(x|z)] - KL by hand: PixelCNN log-likelihood at the same z, closed-form Gaussian KL', () => {
+    const vae = small();
+    const x = binary(5, 16, 1);
+    const k = 2;
+    const got = vae.loss(x, { rng: new Rng(7), k });
+    const want = tf.tidy(() => {
+      const q = vae.encode(x);
+      const z = q.rsample({ sampleShape: [k], rng: new Rng(7) }); // [k, 5, 3], the loss' draws
+      q.dispose();
+      const [loc, raw] = tf.split(vae.encoder.net.apply(x), 2, 1) as [Tensor, Tensor];
+      const scale = tf.add(tf.softplus(raw), 1e-5);
+      const klv = tf.sum(
+        tf.sub(tf.mul(0.5, tf.add(tf.square(scale), tf.square(loc))), tf.add(tf.log(scale), 0.5)),
+        -1,
+      );
+      const px = vae.decoder.condition(tf.reshape(z, [k * 5, 3])); // the PixelCNN itself
+      const ll = tf.reshape(px.logProb(tf.reshape(tf.tile(x, [k, 1]), [k * 5, 4, 4, 1])), [k, 5]);
+      return tf.sub(tf.mean(klv), tf.mean(ll));
+    });
+    expect(got.loss).toBeAllclose(want, { rtol: 1e-5, atol: 1e-5 });
+    disposeAll([got, want, x]);
+    vae.dispose();
+  });
+
+  it('p(x | z) sums to 1 over every 2 x 2 binary image, for any z', () => {
+    const vae = small(1, 2, 2);
+    const xs = tf.tensor2d(
+      Array.from({ length: 16 }, (_, i) => [0, 1, 2, 3].map((j) => (i >> j) & 1)),
+    );
+    const total = tf.tidy(() => {
+      const z = tf.randomNormal([3, 1, 2], 0, 2, 'float32', 5); // 3 latents, each against 16 images
+      const px = vae.decode(z); // batch [3, 1]
+      const lp = px.logProb(tf.reshape(xs, [16, 2, 2, 1])); // [3, 16]
+      px.dispose();
+      return tf.sum(tf.exp(lp), 1);
+    });
+    expect(total).toBeAllclose([1, 1, 1], { rtol: 0, atol: 1e-5 });
+    tf.dispose([total, xs]);
+    vae.dispose();
+  });
+
+  it('the same-depth PixelCNN has the decoder reach and its parameters minus the latent maps', () => {
+    const o = { height: 8, width: 8, layers: 2, hiddenChannels: 8, rng: new Rng(0) };
+    const dec = pixelDecoder({ ...o, latentDim: 5 });
+    const base = sameDepthPixelCnn(o);
+    expect(dec.receptiveReach()).toEqual(base.receptiveReach());
+    expect(dec.numLayers).toBe(2);
+    // two conditioning maps (gate halves) per gated layer, latentDim x hidden each, no bias
+    expect(dec.numParams() - base.numParams()).toBe(2 * (o.layers + 1) * 5 * o.hiddenChannels);
+    dec.dispose();
+    base.dispose();
+    expect(() => pixelDecoder({ ...o, latentDim: 0 })).toThrow(ValueError);
+  });
+
+  it('samples binary images pixel by pixel; a 28 x 28 model takes flat MNIST batches (conv encoder)', async () => {
+    const vae = small(2);
+    const rng = new Rng(3);
+    await expectNoLeaks(
+      () => vae.sample(3, { rng, output: 'sample', shape: [4, 4] }).dispose(),
+      'sample',
+    );
+    const s = vae.sample(3, { rng, output: 'sample', shape: [4, 4] });
+    expect(s.shape).toEqual([3, 4, 4]);
+    const v = Array.from(s.dataSync());
+    expect(v.every((p) => p === 0 || p === 1)).toBe(true);
+    s.dispose();
+    vae.dispose();
+    const big = pixelVae({
+      height: 28,
+      width: 28,
+      latentDim: 4,
+      layers: 1,
+      hiddenChannels: 4,
+      rng,
+    });
+    const x = binary(2, 784, 4);
+    const e = big.elbo(x, { rng });
+    expect(e.shape).toEqual([2]);
+    expect(Array.from(e.dataSync()).every(Number.isFinite)).toBe(true);
+    tf.dispose([e, x]);
+    big.dispose();
+  });
+
+  it('leaks: construction, loss, a training step, elbo, iwae', async () => {
+    await expectNoLeaks(() => small(3).dispose(), 'construction + dispose');
+    const vae = small(3);
+    const x = binary(4, 16, 2);
+    const rng = new Rng(0);
+    const opt = tf.train.adam(1e-2);
+    const step = () => tf.tidy(() => void opt.minimize(() => vae.loss(x, { rng }).loss));
+    step();
+    await expectNoLeaks(step, 'training step');
+    await expectNoLeaks(() => disposeAll(vae.loss(x, { rng })), 'loss');
+    await expectNoLeaks(() => vae.elbo(x, { rng }).dispose(), 'elbo');
+    await expectNoLeaks(() => vae.iwae(x, 3, { rng }).dispose(), 'iwae');
+    opt.dispose();
+    x.dispose();
+    vae.dispose();
+  });
+});
