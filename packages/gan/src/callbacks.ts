@@ -58,6 +58,14 @@ export interface GanCallback {
   dispose?(): void;
 }
 
+/** Returns `decay` when it is in [0, 1), else throws a ValueError (internal). */
+export function checkEmaDecay(decay: number): number {
+  if (!(typeof decay === 'number' && decay >= 0 && decay < 1)) {
+    throw new ValueError(`GeneratorEma: decay must be in [0, 1), got ${decay}.`);
+  }
+  return decay;
+}
+
 /**
  * An exponential moving average of the generator's parameters (Yazici et al. 2019; Karras et al.
  * 2018): after every generator update, ema = decay * ema + (1 - decay) * theta. Sampling with
@@ -78,15 +86,11 @@ export class GeneratorEma implements GanCallback {
   private readonly targets: tf.Variable[];
 
   constructor(generator: Module<never, unknown>, opts: { decay?: number } = {}) {
-    const decay = opts.decay ?? 0.999;
-    if (!(typeof decay === 'number' && decay >= 0 && decay < 1)) {
-      throw new ValueError(`GeneratorEma: decay must be in [0, 1), got ${decay}.`);
-    }
-    this.decay = decay;
+    this.decay = checkEmaDecay(opts.decay ?? 0.999);
     const named = generator.namedParameters();
     this.names = named.map(([n]) => n);
     this.targets = named.map(([, v]) => v);
-    this.vars = named.map(([, v]) => tf.variable(tf.clone(v), false));
+    this.vars = named.map(([, v]) => tf.tidy(() => tf.variable(tf.clone(v), false)));
   }
 
   /** The averaged weights by parameter name (the variables themselves: do not dispose). */

@@ -17,6 +17,7 @@ import {
   ValueError,
 } from '@dgm-js/core-tensors';
 import {
+  checkEmaDecay,
   type GanCallback,
   type GanHandle,
   type GanStepInfo,
@@ -104,6 +105,8 @@ export class GanTrainer implements GanHandle {
   private resumedFrom: string | undefined;
   private started = false;
   private disposed = false;
+  /** The default optimizers the trainer made (disposed with it); yours stay yours. */
+  private readonly ownedOptimizers: tf.Optimizer[];
 
   constructor(opts: GanTrainerOptions) {
     if (!opts || typeof opts !== 'object')
@@ -198,6 +201,18 @@ export class GanTrainer implements GanHandle {
     const fixedRng = root.split();
     this.rng = root;
     const nFixed = checkInt(opts.samples?.n ?? 64, 'samples.n');
+    // everything that can throw is checked before anything that owns tensors is created
+    const samples = opts.samples ? new SampleGrids(opts.samples) : undefined;
+    const names = new Set<string>(['ema', 'samples']);
+    for (const c of opts.callbacks ?? []) {
+      if (names.has(c.name)) {
+        throw new ValueError(
+          `GanTrainer: two callbacks are named '${c.name}' ('ema' and 'samples' are taken).`,
+        );
+      }
+      names.add(c.name);
+    }
+    if (opts.ema) checkEmaDecay(opts.ema.decay ?? 0.999);
     this.fixedNoise = generator.sampleLatent(nFixed, fixedRng);
     this.fixedLabels =
       generator.numClasses === undefined
@@ -207,17 +222,15 @@ export class GanTrainer implements GanHandle {
             'int32',
           );
     this.ema = opts.ema ? new GeneratorEma(generator, opts.ema) : undefined;
-    const cbs: GanCallback[] = [];
-    if (this.ema) cbs.push(this.ema);
-    if (opts.samples) cbs.push(new SampleGrids(opts.samples));
-    cbs.push(...(opts.callbacks ?? []));
-    const names = new Set<string>();
-    for (const c of cbs) {
-      if (names.has(c.name))
-        throw new ValueError(`GanTrainer: two callbacks are named '${c.name}'.`);
-      names.add(c.name);
-    }
-    this.callbacks = cbs;
+    this.callbacks = [
+      ...(this.ema ? [this.ema] : []),
+      ...(samples ? [samples] : []),
+      ...(opts.callbacks ?? []),
+    ];
+    this.ownedOptimizers = [
+      ...(opts.generatorOptimizer ? [] : [this.generatorOptimizer]),
+      ...(opts.criticOptimizer ? [] : [this.criticOptimizer]),
+    ];
   }
 
   /** Steps completed (across resumes). */
@@ -586,5 +599,6 @@ export class GanTrainer implements GanHandle {
     this.disposed = true;
     tf.dispose([this.fixedNoise, ...(this.fixedLabels ? [this.fixedLabels] : [])]);
     for (const c of this.callbacks) c.dispose?.();
+    for (const o of this.ownedOptimizers) o.dispose();
   }
 }
