@@ -11,8 +11,8 @@
  *   - the automatic conv path is more than 1.5x slower than the other path for a layer (the
  *     per-level table in dgm_conv.c is wrong for this CPU).
  * Everything is timed in CPU time of the measuring process (the work is single-threaded), so a
- * machine shared with other jobs does not fail the check; `--peer` adds the PyTorch peer's
- * ratios to the table (wall time, for information: they do not decide anything).
+ * machine shared with other jobs does not fail the check; `--peer` adds the ratio to the PyTorch
+ * peer (whose times are wall times: information only, meaningless on a busy machine).
  * The baseline changes only on purpose: `--update-baseline` rewrites it from this run.
  *
  * Usage (from the repository root, after the addon and the packages are built):
@@ -63,8 +63,8 @@ interface Baseline {
   about: string;
   updated: string;
   machine: string;
-  /** Per level, per row: the value (CPU-time based) and, for information, the ratio to PyTorch. */
-  levels: Record<string, Record<string, { value: number; unit: string; ratio: number | null }>>;
+  /** Per level, per row: the value, timed in CPU time. */
+  levels: Record<string, Record<string, { value: number; unit: string }>>;
 }
 
 const higherIsBetter = (unit: string) => unit === 'GFLOP/s';
@@ -339,7 +339,7 @@ async function parent(): Promise<number> {
     lines.push(
       '',
       `== ${l.isa}${l.forced ? ' (forced: DGM_NATIVE_ISA)' : ' (default)'}, OpenBLAS ${l.blas}, ${fmt(l.seconds, 1)} s`,
-      'row                                      cpu value    unit     vs peer  vs twin  vs baseline  verdict',
+      'row                                      cpu value    unit     ours/peer  vs twin  vs baseline  verdict',
     );
     const byName = new Map(l.rows.map((r) => [r.name, r]));
     for (const row of l.rows) {
@@ -361,7 +361,7 @@ async function parent(): Promise<number> {
         twinText = `${row.alt.chosen}/${row.alt.path} ${fmt(slower)}`;
         if (slower > PATH_FACTOR)
           problems.push(
-            `the automatic path (${row.alt.chosen}) takes ${fmt(row.value)} ms, ${fmt(slower)}x the ${row.alt.path} path (${fmt(row.alt.value)} ms): fix dgm_conv_prefer_direct for ${l.isa}`,
+            `the automatic path (${row.alt.chosen}) takes ${fmt(row.value)} ms, ${fmt(slower)}x the ${row.alt.path} path (${fmt(row.alt.value)} ms): the direct kernels or their table (dgm_conv_prefer_direct) are wrong for ${l.isa}`,
           );
       }
       let baseText = '—';
@@ -376,7 +376,7 @@ async function parent(): Promise<number> {
       }
       for (const p of problems) failures.push(`${l.isa}: ${row.name}: ${p}`);
       lines.push(
-        `${row.name.padEnd(40)} ${fmt(row.value).padStart(9)}  ${row.unit.padEnd(8)} ${fmt(row.ratio).padStart(7)}  ${twinText.padStart(7)}  ${baseText.padStart(11)}  ${problems.length ? 'FAIL' : 'ok'}`,
+        `${row.name.padEnd(40)} ${fmt(row.value).padStart(9)}  ${row.unit.padEnd(8)} ${fmt(row.ratio).padStart(9)}  ${twinText.padStart(7)}  ${baseText.padStart(11)}  ${problems.length ? 'FAIL' : 'ok'}`,
       );
     }
   }
@@ -394,22 +394,13 @@ async function parent(): Promise<number> {
   if (opts.update) {
     const next: Baseline = {
       about:
-        'Baseline of apps/bench/scripts/check-kernels.ts: per instruction-set level, each row timed in CPU time (ms, or GFLOP/s for gemm-512), and its ratio to the PyTorch peer of the same run when --peer was given (wall time; information only). A row more than 2x worse than here fails the check. Update only on purpose (--update-baseline), saying why in the commit.',
+        'Baseline of apps/bench/scripts/check-kernels.ts: per instruction-set level, each row timed in CPU time of the measuring process (ms per call or step; GFLOP/s for gemm-512). A row more than 2x worse than here fails the check. Update only on purpose (--update-baseline), saying why in the commit.',
       updated: result.date,
       machine: machineName(levels),
       levels: Object.fromEntries(
         levels.map((l) => [
           l.isa,
-          Object.fromEntries(
-            l.rows.map((r) => [
-              r.name,
-              {
-                value: round(r.value),
-                unit: r.unit,
-                ratio: r.ratio == null ? null : round(r.ratio),
-              },
-            ]),
-          ),
+          Object.fromEntries(l.rows.map((r) => [r.name, { value: round(r.value), unit: r.unit }])),
         ]),
       ),
     };
