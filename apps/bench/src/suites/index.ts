@@ -1,7 +1,9 @@
 import { autoregressiveSuite } from './autoregressive.js';
 import { estimatorsSuite } from './estimators.js';
+import { evalSuite } from './eval.js';
 import { flowsSuite } from './flows.js';
 import { ganSuite } from './gan.js';
+import { hybridsSuite } from './hybrids.js';
 import { kernelsSuite } from './kernels.js';
 import type { Suite } from './types.js';
 import { vaeSuite } from './vae.js';
@@ -13,5 +15,7 @@ export const SUITES: readonly Suite[] = [
   autoregressiveSuite,
   flowsSuite,
   vaeSuite,
+  hybridsSuite,
   ganSuite,
+  evalSuite,
 ];
