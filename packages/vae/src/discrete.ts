@@ -4,18 +4,7 @@
  * discrete samples. Factories over the generic {@link VAE} from parts.
  */
 import { checkInt, type GradientEstimator, ValueError } from '@dgm-js/core-tensors';
-import {
-  exponentialTemperature,
-  gumbelSoftmax,
-  nvil,
-  rebar,
-  reinforce,
-  relax,
-  straightThrough,
-  straightThroughGumbelSoftmax,
-  type TemperatureSchedule,
-  vimco,
-} from '@dgm-js/estimators';
+import { ESTIMATOR_NAMES, type EstimatorName, estimatorByName } from '@dgm-js/estimators';
 import {
   type BernoulliDecoder,
   BernoulliEncoder,
@@ -26,86 +15,6 @@ import {
 import { uniformBernoulli, uniformCategorical } from './distributions.js';
 import { VAE } from './model.js';
 import { checkNetworks, type MlpVaeOptions, mlpPair, type NetworkVaeOptions } from './vae.js';
-
-/** The estimators {@link estimatorByName} knows, by the names the benchmarks use. */
-export type EstimatorName =
-  | 'score-function'
-  | 'nvil'
-  | 'vimco'
-  | 'straight-through'
-  | 'gumbel-softmax'
-  | 'st-gumbel-softmax'
-  | 'rebar'
-  | 'relax';
-
-/** The names {@link estimatorByName} accepts. */
-export const ESTIMATOR_NAMES: readonly EstimatorName[] = [
-  'score-function',
-  'nvil',
-  'vimco',
-  'straight-through',
-  'gumbel-softmax',
-  'st-gumbel-softmax',
-  'rebar',
-  'relax',
-];
-
-/** Options of {@link estimatorByName}. */
-export interface EstimatorByNameOptions {
-  /**
-   * Temperature of the Gumbel-Softmax estimators. Default: the annealing of Jang et al. (2017),
-   * tau = max(0.5, exp(-1e-5 t)) updated every 1000 steps.
-   */
-  temperature?: number | TemperatureSchedule;
-  /** Hidden units of NVIL's baseline network (default 100) and RELAX's control variate (default 16). */
-  hidden?: number;
-  /** Seed of the estimator's own networks. Default 0. */
-  seed?: number;
-}
-
-/**
- * A gradient estimator from `@dgm-js/estimators` by name, configured as in the papers the
- * benchmarks reproduce: 'score-function' (REINFORCE with a moving-average baseline), 'nvil'
- * (learned input-dependent baseline, Mnih & Gregor 2014), 'vimco' (needs k >= 2), 'straight-through',
- * 'gumbel-softmax' and 'st-gumbel-softmax' (Jang et al. 2017, annealed temperature), 'rebar',
- * 'relax'. Any other `GradientEstimator` can be passed to a VAE directly.
- *
- * @example
- * ```ts
- * const vae = CategoricalVAE.mlp({ inputDim: 784, hidden: [512, 256], latents: 20, categories: 10,
- *   estimator: estimatorByName('gumbel-softmax'), rng: new Rng(0) });
- * ```
- */
-export function estimatorByName(
-  name: EstimatorName,
-  opts: EstimatorByNameOptions = {},
-): GradientEstimator {
-  const seed = opts.seed ?? 0;
-  const temperature =
-    opts.temperature ?? exponentialTemperature({ rate: 1e-5, min: 0.5, every: 1000 });
-  switch (name) {
-    case 'score-function':
-      return reinforce({ baseline: 'movingAverage' });
-    case 'nvil':
-      return nvil({ hidden: opts.hidden ?? 100, seed });
-    case 'vimco':
-      return vimco();
-    case 'straight-through':
-      return straightThrough();
-    case 'gumbel-softmax':
-      return gumbelSoftmax({ temperature });
-    case 'st-gumbel-softmax':
-      return straightThroughGumbelSoftmax({ temperature });
-    case 'rebar':
-      return rebar({ seed });
-    case 'relax':
-      return relax({ hidden: opts.hidden ?? 16, seed });
-    default:
-      throw new ValueError(
-        `estimatorByName: unknown estimator '${String(name)}'; use one of ${ESTIMATOR_NAMES.join(', ')}, or pass any GradientEstimator.`,
-      );
-  }
-}
 
 /** Options of the discrete-latent VAEs. */
 export interface DiscreteVaeOptions extends NetworkVaeOptions {

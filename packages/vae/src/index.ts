@@ -59,10 +59,6 @@ export {
   type CategoricalVaeOptions,
   DiscreteVAE,
   type DiscreteVaeOptions,
-  ESTIMATOR_NAMES,
-  type EstimatorByNameOptions,
-  type EstimatorName,
-  estimatorByName,
 } from './discrete.js';
 export { borrowed, stdNormal, uniformBernoulli, uniformCategorical } from './distributions.js';
 export {

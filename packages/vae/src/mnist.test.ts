@@ -5,8 +5,9 @@
  */
 import { Rng, tf } from '@dgm-js/core-tensors';
 import { getBatch, loadBinarizedMnist } from '@dgm-js/datasets';
+import { type EstimatorName, estimatorByName } from '@dgm-js/estimators';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BernoulliVAE, CategoricalVAE, type EstimatorName, estimatorByName } from './discrete.js';
+import { BernoulliVAE, CategoricalVAE } from './discrete.js';
 
 let train: tf.Tensor;
 let test: tf.Tensor;

@@ -15,10 +15,10 @@ import {
   tf,
   ValueError,
 } from '@dgm-js/core-tensors';
-import { reinforce } from '@dgm-js/estimators';
+import { ESTIMATOR_NAMES, estimatorByName, reinforce } from '@dgm-js/estimators';
 import { disposeAll, expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
-import { BernoulliVAE, CategoricalVAE, ESTIMATOR_NAMES, estimatorByName } from './discrete.js';
+import { BernoulliVAE, CategoricalVAE } from './discrete.js';
 import {
   sampleGridPng,
   saveInterpolations,

@@ -12,12 +12,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { adam, initBackend, Rng, tf } from '@dgm-js/core-tensors';
 import { batches, getBatch, loadBinarizedMnist } from '@dgm-js/datasets';
+import { type EstimatorName, estimatorByName } from '@dgm-js/estimators';
 import { estimateLogLikelihood, evaluateElbo } from '@dgm-js/eval';
 import {
   BernoulliVAE,
   CategoricalVAE,
-  type EstimatorName,
-  estimatorByName,
   GaussianVAE,
   saveInterpolations,
   saveReconstructions,
