@@ -2,6 +2,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BackendError } from './errors.js';
 import { registerWasmKernels, wasmKernelOverrides } from './kernels/index.js';
 import { loadNativeKernels, nativeKernelsStatus } from './kernels/native.js';
+import { nodeBuiltin } from './node-builtins.js';
 import { tf } from './tf.js';
 import {
   bundledWasmUrls,
@@ -85,8 +86,8 @@ async function defaultWasmPaths(): Promise<ResolvedWasmPaths> {
         "the browser default (dist/wasm/ beside @dgm-js/core-tensors' code, new URL('./wasm/...', import.meta.url); a bundler that does not copy such URLs, e.g. esbuild, needs the files copied there or options.wasmPaths)",
     };
   }
-  const { createRequire } = await import('node:module');
-  const { dirname } = await import('node:path');
+  const { createRequire } = await nodeBuiltin('node:module');
+  const { dirname } = await nodeBuiltin('node:path');
   const require = createRequire(import.meta.url);
   const main = require.resolve('@tensorflow/tfjs-backend-wasm');
   return {

@@ -5,6 +5,8 @@
  * written first under a content-derived name, then the manifest is replaced atomically (temp
  * file + fsync + rename): a crash at any point leaves either the old or the new state, whole.
  */
+
+import { nodeBuiltin } from '../node-builtins.js';
 import type { tf } from '../tf.js';
 import type { Module, NamedTensors, SetStateOptions } from './module.js';
 import { StateMismatchError } from './module.js';
@@ -31,7 +33,7 @@ export async function nodeFs(who: string): Promise<Fs> {
       `${who}: writing files needs Node. In a browser use encodeState/decodeState, getState/setState or a MemoryCheckpointStore.`,
     );
   }
-  return import('node:fs/promises');
+  return nodeBuiltin('node:fs/promises');
 }
 
 /** Joins path segments with '/' (works on every platform Node runs on). Internal. */
