@@ -8,7 +8,9 @@
 #  4. installs all tarballs into a scratch project in /tmp with plain npm (tfjs and other
 #     third-party dependencies come from the npm registry) and runs a smoke test there:
 #     Node ESM import, Node require() of each package, and a TypeScript type-check (the
-#     workspace's TypeScript) of a file importing each package under NodeNext and Bundler.
+#     workspace's TypeScript) of a file importing each package under NodeNext and Bundler;
+#  5. bundles each installed package for the browser with esbuild and lists the Node built-ins
+#     that stop it (allowed, for now, only inside core-tensors: see browser-bundle.mjs).
 # Exits non-zero when any check fails; the scratch directory is kept then (path printed).
 # Usage: scripts/pack-smoke.sh            (from anywhere; about 2-4 minutes)
 #        SKIP_BUILD=1 scripts/pack-smoke.sh
@@ -19,6 +21,7 @@ export npm_config_yes=true npm_config_fund=false npm_config_audit=false npm_conf
 PNPM=(npx --yes pnpm@10.34.8)
 PUBLINT=publint@0.3.25
 ATTW=@arethetypeswrong/cli@0.18.5
+ESBUILD=esbuild@0.25.10
 TSC=(node "$ROOT/node_modules/typescript/bin/tsc")
 WORK=$(mktemp -d /tmp/dgm-pack-smoke.XXXXXX)
 LOG=$WORK/log
@@ -101,5 +104,11 @@ check "tsc-nodenext" bash -c "cd '$WORK/app' && ${TSC[*]} -p tsconfig.nodenext.j
 check "tsc-bundler" bash -c "cd '$WORK/app' && ${TSC[*]} -p tsconfig.bundler.json"
 # Our .d.ts files with skipLibCheck off: any error outside tfjs's own declarations fails.
 check "tsc-libcheck" bash -c "cd '$WORK/app' && { ${TSC[*]} -p tsconfig.libcheck.json || true; } | grep 'error TS' | grep -v '^node_modules/@tensorflow/' | { ! grep .; }"
+
+step "browser bundles (esbuild --platform=browser, no externals)"
+# Fails on a Node built-in imported from any package but core-tensors (its Trainer's worker
+# threads and files await their browser split; those are listed as 'known').
+check "browser-bundle" node "$ROOT/scripts/pack-smoke/browser-bundle.mjs" "$WORK/app" "npx --yes $ESBUILD" "${names[@]}"
+[[ " ${failures[*]} " == *" browser-bundle "* ]] || sed 's/^/      /' "$LOG/browser-bundle.log"
 
 finish

@@ -18,7 +18,10 @@ function conditions(node, path, out) {
   return out;
 }
 
-const entries = conditions(pkg.exports, 'exports', []);
+const entries = [
+  ...conditions(pkg.exports, 'exports', []),
+  ...conditions(pkg.imports, 'imports', []),
+];
 for (const [path, key] of entries) {
   if (key === 'source')
     problems.push(`${path}: the workspace-only 'source' condition is published`);

@@ -36,6 +36,9 @@ export type { IdxArray, IdxData, IdxDtype } from './idx.js';
 export { IDX_DTYPE_CODES, parseIdx } from './idx.js';
 export type { FlatShape, ImageFields, ImageShape } from './image.js';
 export { ImageDataset } from './image.js';
+// File IO, Node's or the browser's (io.ts: `#node-io` in package.json `imports`).
+export type { MnistDataDirOptions } from './io.js';
+export { clearIdxCache, MNIST_DATA_RANGE, mnistDataDir, readIdxFile } from './io.js';
 export type {
   BinarizedMnistOptions,
   FashionMnistOptions,
@@ -54,9 +57,6 @@ export {
   loadIdxImageDir,
   loadMnist,
 } from './mnist.js';
-// node-io has no top-level Node imports: browser bundles can include it (its functions need Node).
-export type { MnistDataDirOptions } from './node-io.js';
-export { clearIdxCache, MNIST_DATA_RANGE, mnistDataDir, readIdxFile } from './node-io.js';
 export type { PairedFields, PairedOptions } from './paired.js';
 export { PairedDataset, pairedDataset } from './paired.js';
 export type {

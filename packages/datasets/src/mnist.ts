@@ -144,7 +144,7 @@ export async function loadIdxImageDir<F extends boolean = false>(
   dir: string,
   opts: ImageLoadOptions<F> & { readonly name?: string } = {},
 ): Promise<ImageSplits<XShapeOf<F>>> {
-  const io = await import('./node-io.js');
+  const io = await import('#node-io');
   const name = opts.name ?? 'idx-images';
   const { files, missing } = await io.findIdxFiles(dir);
   if (!files) {
@@ -193,7 +193,7 @@ export interface MnistOptions<F extends boolean = false> extends ImageLoadOption
 export async function loadMnist<F extends boolean = false>(
   opts: MnistOptions<F> = {},
 ): Promise<ImageSplits<XShapeOf<F>>> {
-  const dir = opts.dir ?? (await (await import('./node-io.js')).mnistDataDir());
+  const dir = opts.dir ?? (await (await import('#node-io')).mnistDataDir());
   return loadIdxImageDir<F>(dir, { ...opts, name: 'mnist' });
 }
 
@@ -242,7 +242,7 @@ export async function loadBinarizedMnist<F extends boolean = false>(
  * ```
  */
 export async function findFashionMnistDir(): Promise<string | null> {
-  const io = await import('./node-io.js');
+  const io = await import('#node-io');
   for (const dir of io.fashionMnistCandidates()) {
     if ((await io.findIdxFiles(dir)).files) return dir;
   }
@@ -296,7 +296,7 @@ export async function loadFashionMnist<F extends boolean = false>(
   if (dir === undefined) {
     const found = await findFashionMnistDir();
     if (!found) {
-      const io = await import('./node-io.js');
+      const io = await import('#node-io');
       const tried = io.fashionMnistCandidates();
       throw new DatasetNotFoundError(
         `loadFashionMnist: no Fashion-MNIST IDX files found in ${tried.join(', ')}; pass { dir } holding them, set DGM_FASHION_MNIST_DIR, or install Debian's package (apt-get install dataset-fashion-mnist).`,
