@@ -1,14 +1,17 @@
 /**
- * Trains the shipped MNIST classifier of @dgm-js/eval and writes its weights into the package
- * (`src/classifier/weights/mnist.ts`, float16, base64) with the run's facts.
+ * Trains the shipped MNIST (or Fashion-MNIST) classifier of @dgm-js/eval and writes its weights
+ * into the package (`src/classifier/weights/<dataset>.ts`, float16, base64) with the run's facts.
  *
- *   cd packages/eval && npx tsx scripts/train-classifier.ts [--dataset mnist] [--epochs 4]
- *     [--seed 0] [--out src/classifier/weights/mnist.ts] [--log scripts/logs/train-mnist.log]
+ *   cd packages/eval && npx tsx scripts/train-classifier.ts [--dataset mnist|fashion-mnist]
+ *     [--epochs 6] [--seed 0] [--shift 2] [--out src/classifier/weights/<dataset>.ts]
+ *     [--log scripts/logs/train-<dataset>.log]
+ *   then: npx biome check --write src/classifier/weights   (formats the generated module)
  *
  * Protocol: the last 5000 training images are held out for validation (monitored, never
  * trained on); the network is trained with the core-tensors Trainer (Adam, batch 128, 6 epochs,
- * learning rate 1.5e-3 times 0.6 per epoch, random translations of up to 2 pixels, no dropout);
- * the test set is touched once, at the end, with the float16 weights that are shipped.
+ * learning rate 1.5e-3 times 0.6 per epoch, no dropout; random translations of up to 2 pixels
+ * for MNIST, none for Fashion-MNIST); the test set is touched once, at the end, with the float16
+ * weights that are shipped. Fashion-MNIST comes from Debian's dataset-fashion-mnist.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -36,7 +39,8 @@ function arg(name: string, fallback: string): string {
 
 const dataset = arg('dataset', 'mnist') as 'mnist' | 'fashion-mnist';
 const epochs = Number(arg('epochs', '6'));
-const shiftPx = Number(arg('shift', '2'));
+// Random 2-pixel shifts help MNIST; the small net underfits Fashion-MNIST with them (89.2%).
+const shiftPx = Number(arg('shift', dataset === 'mnist' ? '2' : '0'));
 const seed = Number(arg('seed', '0'));
 const batchSize = Number(arg('batch', '128'));
 const lr0 = Number(arg('lr', '1.5e-3'));

@@ -20,6 +20,7 @@
 export {
   type ClassifierBatchOutput,
   type ImageClassifier,
+  loadFashionMnistClassifier,
   loadMnistClassifier,
   ShippedImageClassifier,
 } from './classifier/classifier.js';

@@ -138,3 +138,22 @@ export async function loadMnistClassifier(): Promise<ShippedImageClassifier> {
   const { SHIPPED } = await import('./weights/mnist.js');
   return new ShippedImageClassifier(SHIPPED);
 }
+
+/**
+ * Loads the Fashion-MNIST classifier shipped with this package (same architecture and format as
+ * {@link loadMnistClassifier}; classes in the order of `FASHION_MNIST_CLASSES` of
+ * `@dgm-js/datasets`: T-shirt/top, trouser, pullover, dress, coat, sandal, shirt, sneaker, bag,
+ * ankle boot). The caller owns it (`dispose()`).
+ *
+ * @example
+ * ```ts
+ * import { loadFashionMnistClassifier } from '@dgm-js/eval';
+ * const clf = await loadFashionMnistClassifier();
+ * console.log(clf.meta.testAccuracy); // measured on the 10000 Fashion-MNIST test images when trained
+ * clf.dispose();
+ * ```
+ */
+export async function loadFashionMnistClassifier(): Promise<ShippedImageClassifier> {
+  const { SHIPPED } = await import('./weights/fashion-mnist.js');
+  return new ShippedImageClassifier(SHIPPED);
+}

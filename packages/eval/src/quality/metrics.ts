@@ -223,7 +223,7 @@ export interface MmdMetricOptions extends SampleSourceOptions, ReferenceOptions 
  * console.log(r.value, r.details.pValue);
  * ```
  */
-export function mmdMetric(opts: MmdMetricOptions): Metric<SampleSource> {
+export function mmdMetric(opts: MmdMetricOptions = {}): Metric<SampleSource> {
   const maxSamples = opts?.maxSamples ?? 1000;
   if (!Number.isInteger(maxSamples) || maxSamples < 2) {
     throw new ValueError(`mmdMetric: maxSamples must be an integer >= 2, got ${maxSamples}.`);
