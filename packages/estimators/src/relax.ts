@@ -18,10 +18,11 @@
  * whatever computed the logits; f's own parameters get the gradient of mean_k f(b_k).
  *
  * Caveat (tfjs 4.22): second derivatives through ops whose gradient reads their saved *output*
- * (tf.sigmoid, tf.tanh, tf.exp, tf.softmax, ...) are silently wrong in tfjs (see smooth.ts), so the
- * control variate's own ops use input-saving versions. If f itself uses such ops, the lambda
- * part of the variance gradient (through eta f(sigma_lambda(z))) is inexact: the estimator stays
- * unbiased, only the tuning of lambda suffers. eta and the network are unaffected.
+ * (tf.sigmoid, tf.tanh, tf.exp, tf.softmax, ...) are silently wrong in tfjs (see core-tensors'
+ * nn/second-order.ts), so the control variate's own ops use core's input-saving `safeSigmoid`,
+ * `safeTanh`, `safeExp` and `safeSoftmax`. If f itself uses such ops, the lambda part of the
+ * variance gradient (through eta f(sigma_lambda(z))) is inexact: the estimator stays unbiased,
+ * only the tuning of lambda suffers. eta and the network are unaffected.
  */
 import {
   clampedUniform,
@@ -31,6 +32,10 @@ import {
   mlp,
   Rng,
   ShapeError,
+  safeExp,
+  safeSigmoid,
+  safeSoftmax,
+  safeTanh,
   softplus,
   tf,
   ValueError,
@@ -44,7 +49,6 @@ import {
   oneHot,
   resolveDiscrete,
 } from './latent.js';
-import { exp2, sigmoid2, softmax2, tanh2 } from './smooth.js';
 import { Learner } from './state.js';
 import type { Integrand, LatentInput, LatentKind } from './types.js';
 
@@ -203,8 +207,8 @@ export class RelaxEstimator extends BaseEstimator {
   private network(din: number): RelaxNet | undefined {
     if (this.hidden === 0) return undefined;
     const part = this.store.part('net', (): RelaxNet => {
-      // one tanh layer; tanh2 keeps the variance gradient's second-order terms (see smooth.ts)
-      const net = mlp([din, this.hidden, 1], { rng: new Rng(this.seed), activation: tanh2 });
+      // one tanh layer; safeTanh keeps the variance gradient's second-order terms
+      const net = mlp([din, this.hidden, 1], { rng: new Rng(this.seed), activation: safeTanh });
       return { din, net: this.store.adoptModule('net', net) };
     });
     if (part.din !== din) {
@@ -247,8 +251,8 @@ export class RelaxEstimator extends BaseEstimator {
     const cv = (zz: Tensor): Tensor => {
       const n = zz.shape[0] as number;
       let out: Tensor = tf.zeros([n, ...instShape]);
-      const scaled = tf.div(zz, exp2(logTemperature));
-      const relaxed = kind === 'bernoulli' ? sigmoid2(scaled) : softmax2(scaled);
+      const scaled = tf.div(zz, safeExp(logTemperature));
+      const relaxed = kind === 'bernoulli' ? safeSigmoid(scaled) : safeSoftmax(scaled);
       if (eta) {
         const fr = evalObjective(f, relaxed, n, r.batchShape, this.name).fz;
         out = tf.add(out, tf.mul(eta, fr));

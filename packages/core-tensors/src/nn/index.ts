@@ -29,6 +29,14 @@ export type {
   StateShapeMismatch,
 } from './module.js';
 export { Module, StateMismatchError } from './module.js';
+export {
+  checkLeakySlope,
+  safeExp,
+  safeLeakyRelu,
+  safeSigmoid,
+  safeSoftmax,
+  safeTanh,
+} from './second-order.js';
 export type { StateDtype, StateManifest, WeightSpec } from './serialize.js';
 export {
   CheckpointError,
