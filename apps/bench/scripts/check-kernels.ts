@@ -92,6 +92,8 @@ async function child(): Promise<void> {
       `[check-kernels] ${info.isa}: ${row.name} ${row.value.toFixed(2)} ${row.unit}\n`,
     );
   };
+  // OpenBLAS's first calls in a process run at about half speed (buffer set-up): warm it up.
+  await kernels.gemmGflops(false, false, 20, cpu);
   add({
     name: 'gemm-512',
     value: await kernels.gemmGflops(false, false, 10, cpu),
@@ -116,6 +118,7 @@ async function child(): Promise<void> {
   for (const row of convPathRows(addon, cpu)) add(row);
   core.unloadNativeKernels();
   try {
+    await kernels.gemmGflops(false, false, 5, cpu); // warm-up, as for the native row
     add({
       name: 'gemm-512-ts-kernels',
       value: await kernels.gemmGflops(false, false, 10, cpu),

@@ -5,8 +5,10 @@
 // process (ms; single-threaded work, so other processes' load hardly changes it) and GFLOP/s of
 // the fastest. After building the addon:
 //   node packages/kernels-native/scripts/bench-conv.mjs [--iters 9] [--all] [--only n,s,ci,co,k]
-// DGM_NATIVE_ISA=avx512|avx2|generic forces the ISA (as for the loader); DGM_NATIVE_ADDON loads
-// another build. `--all` adds more geometries (channel counts 16..64, 5x5, 14x14).
+// DGM_NATIVE_ISA=avx512|avx2|generic forces the ISA (avx2 also pins OpenBLAS to Haswell, as the
+// loader does; OPENBLAS_CORETYPE=Prescott or Sandybridge with generic emulates older machines);
+// DGM_NATIVE_ADDON loads another build. `--all` adds more geometries (4x4 to 56x56, 1 to 256
+// channels, 3x3 and 5x5); `--only n,size,ci,co,k` keeps one.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -16,8 +18,7 @@ const all = argv.includes('--all');
 const path = fileURLToPath(new URL('../native/build/Release/dgm_kernels.node', import.meta.url));
 const isa = process.env.DGM_NATIVE_ISA;
 // As the loader does: an AVX2 run also uses OpenBLAS's AVX2 kernels unless the shell pins one.
-if ((isa === 'avx2' || isa === 'generic') && !process.env.OPENBLAS_CORETYPE)
-  process.env.OPENBLAS_CORETYPE = isa === 'avx2' ? 'Haswell' : 'Prescott';
+if (isa === 'avx2' && !process.env.OPENBLAS_CORETYPE) process.env.OPENBLAS_CORETYPE = 'Haswell';
 const k = createRequire(import.meta.url)(process.env.DGM_NATIVE_ADDON || path);
 k.setNumThreads(1);
 

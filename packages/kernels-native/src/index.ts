@@ -21,7 +21,7 @@
  * ```
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { NativeMathKernels } from './math-types.js';
@@ -168,7 +168,7 @@ export interface NativeKernels extends NativeMathKernels, NativeOpsKernels {
   /**
    * Runs every kernel of the addon at `isa` from now on (process-wide); returns the previous
    * level. Throws a `RangeError` when the CPU or build does not support it (`info().isas`).
-   * OpenBLAS keeps the kernel it chose at load (`DGM_NATIVE_ISA` pairs it with the level).
+   * OpenBLAS keeps the kernel it chose at load (`DGM_NATIVE_ISA=avx2` pins its AVX2 one).
    */
   setIsa(isa: NativeIsa): NativeIsa;
   /** The addon and its BLAS. */
@@ -268,20 +268,25 @@ function addonPath(): string {
   return env && env.length > 0 ? env : fileURLToPath(new URL(ADDON_RELATIVE, import.meta.url));
 }
 
-/** OpenBLAS's kernel family for a level forced with `DGM_NATIVE_ISA` (x86-64 only). */
-const OPENBLAS_CORE: Partial<Record<string, string>> = { avx2: 'Haswell', generic: 'Prescott' };
+/** Whether /proc/cpuinfo lists every flag (Linux); false when it cannot be read. */
+function cpuHas(...flags: string[]): boolean {
+  try {
+    const m = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    const have = new Set(m?.[1]?.trim().split(/\s+/));
+    return flags.every((f) => have.has(f));
+  } catch {
+    return false;
+  }
+}
 
 /**
- * With `DGM_NATIVE_ISA=avx2|generic`, OpenBLAS is pinned to the same level (`Haswell`,
- * `Prescott`) unless `OPENBLAS_CORETYPE` already pins a kernel: the whole addon then runs as on
- * a CPU of that level. Must run before the addon (and so OpenBLAS) is loaded.
+ * With `DGM_NATIVE_ISA=avx2` on an x86-64 CPU that has AVX2 + FMA, OpenBLAS is pinned to its
+ * AVX2 kernels (`OPENBLAS_CORETYPE=Haswell`) unless `OPENBLAS_CORETYPE` already pins one: the
+ * whole addon then runs as on an AVX2 machine. Must run before the addon (and so OpenBLAS) loads.
  */
 function pairBlasWithIsa(): void {
-  const isa = process.env.DGM_NATIVE_ISA;
-  const core = isa ? OPENBLAS_CORE[isa] : undefined;
-  if (core && process.arch === 'x64' && !process.env.OPENBLAS_CORETYPE) {
-    process.env.OPENBLAS_CORETYPE = core;
-  }
+  if (process.env.DGM_NATIVE_ISA !== 'avx2' || process.env.OPENBLAS_CORETYPE) return;
+  if (process.arch === 'x64' && cpuHas('avx2', 'fma')) process.env.OPENBLAS_CORETYPE = 'Haswell';
 }
 
 function threadsFromEnv(): number {

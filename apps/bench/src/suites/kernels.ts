@@ -278,9 +278,10 @@ export const kernelsSuite: Suite = {
     }
     if (native?.loaded) {
       const forced = process.env.DGM_NATIVE_ISA;
-      notes.push(
-        `native instruction set: ${native.isa}${forced ? ` (DGM_NATIVE_ISA=${forced}, which also pins OpenBLAS unless OPENBLAS_CORETYPE is set)` : ' (the best this CPU supports; DGM_NATIVE_ISA=avx2|generic forces another)'}`,
-      );
+      const how = forced
+        ? `forced by DGM_NATIVE_ISA=${forced}${forced === 'avx2' ? ', which also pins OpenBLAS to Haswell unless OPENBLAS_CORETYPE is set' : ''}`
+        : 'the best this CPU supports; DGM_NATIVE_ISA=avx2|generic forces another';
+      notes.push(`native instruction set: ${native.isa} (${how})`);
     }
     if (native?.loaded) {
       // The same workloads on dgm.js's TypeScript kernels (what runs without the addon).

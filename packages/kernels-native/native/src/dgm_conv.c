@@ -137,29 +137,34 @@ int dgm_conv_covered(int isa, int kind, const int64_t* g) {
 /*
  * Where the direct kernels beat im2col + OpenBLAS, per level: measured with
  * `scripts/bench-conv.mjs --all` (CPU time, 3x3 / 5x5 stride-1 convolutions from 4x4x256 to
- * 56x56x64, at each level with OpenBLAS at the same level: SkylakeX/Cooperlake, Haswell,
- * Prescott) on an AMD EPYC (Zen 4). They win while the filter stays cache-sized: above
- * `max_filter` floats (kh kw ci co) im2col wins. The forward and input-gradient kernels also
- * lose on narrow rows (below 8 output columns, unless a multiple of 4: the row ends in 2- and
- * 1-pixel blocks that reread the whole filter) except for filters of at most `small_filter`
- * floats. apps/bench/scripts/check-kernels.ts times both paths of the bench's conv layers on
- * every level the CI machine supports and fails when this table picks the slower one.
+ * 56x56x64) on an AMD EPYC (Zen 4), each level with OpenBLAS at the matching level (avx512:
+ * Cooperlake; avx2: Haswell; portable: Prescott for SSE-only OpenBLAS kernels, Sandybridge for
+ * the others). They win while the filter (kh kw ci co floats) stays cache-sized: above
+ * `max_filter` im2col wins. The forward and input-gradient kernels also lose on rows narrower
+ * than 8 columns (unless a multiple of 4; the row ends in 2- and 1-pixel blocks that reread the
+ * whole filter) except for filters of at most `small_filter` floats. The portable kernels (SSE2,
+ * 4-float vectors) beat an AVX OpenBLAS only on the smallest filters (first layers).
+ * apps/bench/scripts/check-kernels.ts times both paths of the bench's conv layers at every level
+ * the CI machine supports and fails when this table picks the slower one.
  */
-static const struct {
+typedef struct {
   int64_t max_filter, small_filter;
-} PREFER[DGM_N_ISA] = {
-    [DGM_ISA_GENERIC] = {40000, 16384},
+} Prefer;
+static const Prefer PREFER[DGM_N_ISA] = {
+    [DGM_ISA_GENERIC] = {1024, 1024},
     [DGM_ISA_AVX2] = {160000, 0},
     [DGM_ISA_AVX512] = {160000, 16384},
 };
+static const Prefer PREFER_GENERIC_SSE_BLAS = {40000, 16384};
 
 int dgm_conv_prefer_direct(int isa, int kind, const int64_t* g) {
   if (!dgm_conv_covered(isa, kind, g)) return 0;
   const int64_t filter = g[KH] * g[KW] * g[CI] * g[CO];
   const int64_t width = kind == 2 ? g[W] : g[OW]; /* columns of the convolution that runs */
   const int l = level(isa);
-  if (filter > PREFER[l].max_filter) return 0;
-  if (kind == 1 || filter <= PREFER[l].small_filter) return 1;
+  const Prefer p = l == DGM_ISA_GENERIC && dgm_blas_sse ? PREFER_GENERIC_SSE_BLAS : PREFER[l];
+  if (filter > p.max_filter) return 0;
+  if (kind == 1 || filter <= p.small_filter) return 1;
   return width >= 8 || width % 4 == 0;
 }
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DGM_KERNELS_VERSION "1"
 
@@ -84,6 +85,24 @@ static void scale_matrix(float* c, int64_t m, int64_t n, int64_t ldc, float beta
   }
 }
 
+/*
+ * Some OpenBLAS kernels (Sandybridge's sgemm, seen here) return with the upper halves of the ymm
+ * registers dirty; every SSE (non-VEX) instruction after that pays for merging them (the
+ * portable copies and the baseline loops of this file ran 2.7x slower). vzeroupper after each
+ * BLAS call, on CPUs that have AVX, clears that state.
+ */
+bool dgm_cpu_avx = false;
+#if DGM_X86
+__attribute__((target("avx"), noinline)) static void vzeroupper(void) {
+  __builtin_ia32_vzeroupper();
+}
+#endif
+static inline void after_blas(void) {
+#if DGM_X86
+  if (dgm_cpu_avx) vzeroupper();
+#endif
+}
+
 static void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
@@ -94,6 +113,7 @@ static void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c,
               (blasint)ldc);
+  after_blas();
 }
 
 /*
@@ -563,7 +583,21 @@ static int isa_from_name(const char* name) {
 }
 
 /* The best supported level, unless DGM_NATIVE_ISA names a supported one. */
+/* OpenBLAS kernel families without AVX (x86 SSE kernels): their GEMMs are 2-3x slower. */
+bool dgm_blas_sse = false;
+static const char* const SSE_BLAS[] = {"katmai",  "coppermine", "northwood", "prescott", "banias",
+                                       "atom",    "core2",      "penryn",    "dunnington",
+                                       "nehalem", "athlon",     "opteron",   "opteron_sse3",
+                                       "barcelona", "nano",     "bobcat"};
+
 static void isa_init(void) {
+#if DGM_X86
+  __builtin_cpu_init();
+  dgm_cpu_avx = __builtin_cpu_supports("avx");
+#endif
+  const char* core = openblas_get_corename();
+  for (size_t i = 0; core && i < sizeof SSE_BLAS / sizeof SSE_BLAS[0]; i++)
+    if (strcasecmp(core, SSE_BLAS[i]) == 0) dgm_blas_sse = true;
   int best = DGM_ISA_GENERIC;
   for (int i = 0; i < DGM_N_ISA; i++)
     if (isa_supported(i)) best = i;

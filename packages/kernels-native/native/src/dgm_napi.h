@@ -104,6 +104,10 @@ enum { DGM_ISA_GENERIC = 0, DGM_ISA_AVX2 = 1, DGM_ISA_AVX512 = 2, DGM_N_ISA = 3 
 
 /* The level in use (process-wide, may change from any thread: read it once per call). */
 extern _Atomic int dgm_isa;
+/* Whether the CPU has AVX (set at load; x86-64 only). */
+extern bool dgm_cpu_avx;
+/* Whether OpenBLAS runs an SSE-only kernel family (Prescott, Nehalem, ...; set at load). */
+extern bool dgm_blas_sse;
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define DGM_X86 1
