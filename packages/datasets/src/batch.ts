@@ -1,4 +1,4 @@
-import { Rng, type Tensor, ValueError } from '@dgm-js/core-tensors';
+import { checkInt, Rng, type Tensor, ValueError } from '@dgm-js/core-tensors';
 import {
   allocBuffer,
   type BatchTensors,
@@ -46,15 +46,6 @@ export interface Batch<S extends FieldSpecs> {
   dispose(): void;
 }
 
-function checkInt(v: number, min: number, name: string, allowInf = false): void {
-  const ok = (allowInf && v === Number.POSITIVE_INFINITY) || (Number.isInteger(v) && v >= min);
-  if (!ok) {
-    throw new ValueError(
-      `batches: ${name} must be an integer >= ${min}${allowInf ? ' (or Infinity)' : ''}, got ${v}.`,
-    );
-  }
-}
-
 /**
  * A seeded, shuffled, typed batch iterator over a dataset. Iterating it yields {@link Batch}es
  * whose tensors the caller disposes (or use {@link forEachBatch}). The JS staging buffers are
@@ -87,14 +78,14 @@ export class BatchIterator<S extends FieldSpecs, K extends keyof S & string>
   private readonly startEpoch: number;
 
   constructor(ds: Dataset<S>, opts: BatchOptions<K>) {
-    checkInt(opts.batchSize, 1, 'batchSize');
+    checkInt(opts.batchSize, 'batchSize', 'batches');
     const seed = opts.seed ?? 0;
     if (!Number.isInteger(seed))
       throw new ValueError(`batches: seed must be an integer, got ${seed}.`);
     const epochs = opts.epochs ?? 1;
-    checkInt(epochs, 0, 'epochs', true);
+    checkInt(epochs, 'epochs', 'batches', { min: 0, allowInfinity: true });
     const startEpoch = opts.startEpoch ?? 0;
-    checkInt(startEpoch, 0, 'startEpoch');
+    checkInt(startEpoch, 'startEpoch', 'batches', { min: 0 });
     this.ds = ds;
     this.fields = resolveFields(ds, opts.fields, 'batches');
     this.batchSize = opts.batchSize;

@@ -2,8 +2,6 @@
 // which is far below the Monte Carlo noise of any NLL the toy densities are used to judge.
 import type { Rng } from '@dgm-js/core-tensors';
 
-export const LOG_2PI = Math.log(2 * Math.PI);
-
 /**
  * log(erfc(z)), for any z, without underflow: Numerical Recipes' erfcc (Chebyshev fit,
  * relative error < 1.2e-7 everywhere), taken in log space for z >= 0.

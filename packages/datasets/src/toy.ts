@@ -1,4 +1,6 @@
 import {
+  checkInt,
+  LOG_2PI,
   Rng,
   ShapeError,
   type Tensor1D,
@@ -7,7 +9,7 @@ import {
   ValueError,
 } from '@dgm-js/core-tensors';
 import type { Dataset, DatasetMeta, FieldSpec, FillBuffers, FillContext } from './dataset.js';
-import { Gaussian, LOG_2PI, LogSumExp, logI0e, logNormCdfDiff, lse } from './toy-math.js';
+import { Gaussian, LogSumExp, logI0e, logNormCdfDiff, lse } from './toy-math.js';
 
 /** The 2-D toy densities of the flow / GAN literature (FFJORD's definitions). */
 export type ToyName =
@@ -88,12 +90,6 @@ export interface ToyDensity {
   logProb(x: Tensor2D): Tensor1D;
 }
 
-function checkN(n: number, what: string): void {
-  if (!(Number.isInteger(n) && n >= 0)) {
-    throw new ValueError(`${what}: n must be a non-negative integer, got ${n}.`);
-  }
-}
-
 abstract class BaseToy implements ToyDensity {
   abstract readonly name: ToyName;
   abstract readonly description: string;
@@ -106,7 +102,7 @@ abstract class BaseToy implements ToyDensity {
   protected abstract logDensityAt(x: number, y: number): number;
 
   sample(n: number, rng: Rng): Float32Array {
-    checkN(n, `${this.name}.sample`);
+    checkInt(n, 'n', `${this.name}.sample`, { min: 0 });
     const out = new Float32Array(2 * n);
     this.draw(out, n, rng);
     return out;
@@ -790,7 +786,7 @@ class Pinwheel extends BaseToy {
   /** Adds classes * (1/2pi) * int_bl^br g(b) db (Simpson, n intervals) to the accumulator. */
   private addWoundIntegral(bl: number, br: number, n: number, logG: (b: number) => number): void {
     const h = (br - bl) / n;
-    const c = Math.log(this.classes) - Math.log(2 * Math.PI) + Math.log(h / 3);
+    const c = Math.log(this.classes) - LOG_2PI + Math.log(h / 3);
     for (let i = 0; i <= n; i++) {
       const w = i === 0 || i === n ? 1 : i % 2 ? 4 : 2;
       this.acc.add(c + Math.log(w) + logG(bl + i * h));
@@ -998,7 +994,7 @@ export class ToyDataset implements Dataset<ToyFields> {
     readonly density: ToyDensity,
     opts: ToyDatasetOptions,
   ) {
-    checkN(opts.size, 'toyDataset');
+    checkInt(opts.size, 'size', 'toyDataset', { min: 0 });
     const seed = opts.seed ?? 0;
     if (!Number.isInteger(seed))
       throw new ValueError(`toyDataset: seed must be an integer, got ${seed}.`);

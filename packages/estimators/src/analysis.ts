@@ -6,6 +6,7 @@
 import {
   Bernoulli,
   type GradientEstimator as CoreGradientEstimator,
+  checkInt,
   Normal,
   OneHotCategorical,
   type Rng,
@@ -118,12 +119,8 @@ export function gradientStats(
   opts: GradientStatsOptions,
 ): GradientStats {
   const { samples, repeats } = opts;
-  if (!Number.isInteger(repeats) || repeats < 2) {
-    throw new ValueError(`gradientStats: repeats must be an integer >= 2, got ${repeats}.`);
-  }
-  if (!Number.isInteger(samples) || samples < 1) {
-    throw new ValueError(`gradientStats: samples must be an integer >= 1, got ${samples}.`);
-  }
+  checkInt(repeats, 'repeats', 'gradientStats', { min: 2 });
+  checkInt(samples, 'samples', 'gradientStats');
   const pn = problem.params.length;
   const chunk = Math.max(1, Math.min(repeats, opts.chunk ?? Math.floor(2e6 / samples)));
   const grads = new Float64Array(repeats * pn);

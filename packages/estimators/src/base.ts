@@ -2,8 +2,7 @@
  * The shared machinery of the estimators: option checks, the tidy scope, diagnostics read-back,
  * the step counter and the state store.
  */
-import { type Rng, tf, ValueError } from '@dgm-js/core-tensors';
-import { checkSamples } from './latent.js';
+import { checkInt, checkRng, type Rng, tf, ValueError } from '@dgm-js/core-tensors';
 import { StateStore } from './state.js';
 import type {
   Diagnostics,
@@ -73,12 +72,12 @@ export abstract class BaseEstimator implements GradientEstimator {
     if (!opts || typeof opts !== 'object') {
       throw new ValueError(`${this.name}.estimate: pass options { samples, rng }.`);
     }
-    const samples = checkSamples(opts.samples, this.name, this.minSamples);
-    if (!opts.rng || typeof (opts.rng as Rng).next !== 'function') {
-      throw new ValueError(
-        `${this.name}.estimate: pass the random stream, e.g. { rng: new Rng(0) }.`,
-      );
-    }
+    const min = this.minSamples;
+    const samples = checkInt(opts.samples, 'samples', this.name, {
+      min,
+      ...(min > 1 ? { hint: `${this.name} compares each sample with the others.` } : {}),
+    });
+    checkRng(opts.rng, `${this.name}.estimate`);
     const update = opts.update ?? true;
     const wantDiag = opts.diagnostics ?? true;
     const ctx: RunContext = {

@@ -7,7 +7,7 @@
  * Each keeps the estimator unbiased: b is built from earlier calls (moving average, learned
  * network) or from the other samples of this call (leave-one-out), never from z_k itself.
  */
-import { fmtShape, mlp, Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
+import { checkInt, fmtShape, mlp, Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
 import { Learner, type StateStore } from './state.js';
 
 type Tensor = tf.Tensor;
@@ -198,9 +198,7 @@ export function learned(opts: LearnedBaselineOptions = {}): Baseline & {
   const learningRate = opts.learningRate ?? 1e-3;
   const decay = checkDecay(opts.decay ?? 0.9, 'learned');
   const seed = opts.seed ?? 0;
-  if (!Number.isInteger(hidden) || hidden < 1) {
-    throw new ValueError(`learned: hidden must be an integer >= 1, got ${opts.hidden}.`);
-  }
+  checkInt(hidden, 'hidden', 'learned');
   if (!(learningRate > 0)) {
     throw new ValueError(`learned: learningRate must be > 0, got ${opts.learningRate}.`);
   }

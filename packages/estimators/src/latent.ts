@@ -194,18 +194,6 @@ export function detach<T extends Tensor>(t: T): T {
   return customGrad<[]>(() => ({ value: tf.clone(t), gradFunc: () => [] }))() as T;
 }
 
-/** Throws a `ValueError` unless `samples` is an integer >= `min`. */
-export function checkSamples(samples: unknown, who: string, min = 1): number {
-  if (typeof samples !== 'number' || !Number.isInteger(samples) || samples < min) {
-    throw new ValueError(
-      `${who}: samples must be an integer >= ${min}, got ${String(samples)}${
-        min > 1 ? ` (${who} compares each sample with the others)` : ''
-      }.`,
-    );
-  }
-  return samples;
-}
-
 /**
  * Evaluates f on samples with `s` in the leading axis and checks the result's shape:
  * `[s, ...instanceShape]`, instanceShape a leading part of `batchShape`. Returns the values

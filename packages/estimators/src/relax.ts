@@ -25,6 +25,7 @@
  * only the tuning of lambda suffers. eta and the network are unaffected.
  */
 import {
+  checkInt,
   clampedUniform,
   gumbelNoise,
   Logistic,
@@ -166,9 +167,7 @@ export class RelaxEstimator extends BaseEstimator {
       throw new ValueError(`${name}: eta must be finite, got ${opts.eta}.`);
     this.concrete = name === 'rebar' ? true : (opts.concreteTerm ?? true);
     this.hidden = name === 'rebar' ? 0 : (opts.hidden ?? 16);
-    if (!Number.isInteger(this.hidden) || this.hidden < 0) {
-      throw new ValueError(`${name}: hidden must be an integer >= 0, got ${opts.hidden}.`);
-    }
+    checkInt(this.hidden, 'hidden', name, { min: 0 });
     if (!this.concrete && this.hidden === 0) {
       throw new ValueError(
         `relax: the control variate is empty; keep concreteTerm or set hidden > 0.`,

@@ -2,7 +2,7 @@
  * Temperature schedules of the relaxed estimators (Jang, Gu & Poole 2017, section 4:
  * tau = max(tau_min, exp(-r t)), updated every N steps).
  */
-import { ValueError } from '@dgm-js/core-tensors';
+import { checkInt, ValueError } from '@dgm-js/core-tensors';
 
 /** A temperature schedule: plain data, so it can be saved with an estimator's options. */
 export type TemperatureSchedule =
@@ -77,11 +77,7 @@ export function checkSchedule(s: TemperatureSchedule | number, who: string): Tem
       );
     }
     const every = sched.every ?? 1;
-    if (!Number.isInteger(every) || every < 1) {
-      throw new ValueError(
-        `${who}: temperature 'every' must be an integer >= 1, got ${String(every)}.`,
-      );
-    }
+    checkInt(every, "temperature 'every'", who);
   } else {
     throw new ValueError(
       `${who}: unknown temperature schedule type '${(sched as { type?: unknown }).type}'; use 'constant' or 'exponential'.`,

@@ -16,6 +16,7 @@
  */
 import {
   Categorical,
+  checkInt,
   logSumExp,
   type Rng,
   stopGradient,
@@ -322,9 +323,7 @@ export class NvilEstimator extends ReinforceEstimator {
     const hidden = opts.hidden ?? 64;
     const lr = opts.learningRate ?? 1e-3;
     const decay = opts.decay ?? 0.9;
-    if (!Number.isInteger(hidden) || hidden < 1) {
-      throw new ValueError(`nvil: hidden must be an integer >= 1, got ${opts.hidden}.`);
-    }
+    checkInt(hidden, 'hidden', 'nvil');
     if (!(lr > 0))
       throw new ValueError(`nvil: learningRate must be > 0, got ${opts.learningRate}.`);
     if (!(decay >= 0 && decay < 1)) {

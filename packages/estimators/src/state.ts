@@ -5,6 +5,7 @@
  */
 import {
   adam,
+  checkInt,
   fmtShape,
   type Module,
   type SerializedTensor,
@@ -165,11 +166,7 @@ export class StateStore {
         `${this.owner}.setState: the state belongs to a '${state.estimator}' estimator, this one is '${estimator}'.`,
       );
     }
-    if (!Number.isInteger(state.step) || state.step < 0) {
-      throw new ValueError(
-        `${this.owner}.setState: step must be an integer >= 0, got ${state.step}.`,
-      );
-    }
+    checkInt(state.step, 'step', `${this.owner}.setState`, { min: 0 });
     const missing = [...this.vars.keys()].filter((n) => !(n in state.tensors));
     if (missing.length) {
       throw new ValueError(

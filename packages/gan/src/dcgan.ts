@@ -19,6 +19,7 @@ import {
   type Activation,
   type ActivationFn,
   Conv2d,
+  checkInt,
   Dense,
   getActivation,
   getInitializer,
@@ -30,7 +31,7 @@ import {
   ValueError,
 } from '@dgm-js/core-tensors';
 import { type CriticActivation, criticActivation } from './activations.js';
-import { BaseCritic, BaseGenerator, checkCount, checkShape } from './networks.js';
+import { BaseCritic, BaseGenerator, checkShape } from './networks.js';
 import { SNConv2d, SNDense } from './spectral.js';
 
 type Tensor = tf.Tensor;
@@ -78,10 +79,10 @@ export class ConvTranspose2d extends Module {
     super('ConvTranspose2d');
     const who = 'ConvTranspose2d';
     if (!opts?.rng) throw new ValueError(`${who}: options.rng (an Rng) is required.`);
-    this.inChannels = checkCount(inChannels, 'inChannels', who);
-    this.outChannels = checkCount(outChannels, 'outChannels', who);
-    this.kernelSize = checkCount(kernelSize, 'kernelSize', who);
-    this.stride = checkCount(opts.stride ?? 2, 'stride', who);
+    this.inChannels = checkInt(inChannels, 'inChannels', who);
+    this.outChannels = checkInt(outChannels, 'outChannels', who);
+    this.kernelSize = checkInt(kernelSize, 'kernelSize', who);
+    this.stride = checkInt(opts.stride ?? 2, 'stride', who);
     this.act = getActivation(opts.activation ?? 'identity');
     const init = getInitializer(opts.kernelInit ?? 'glorotUniform');
     this.kernel = this.addParameter(
@@ -163,8 +164,8 @@ export class DcganGenerator extends BaseGenerator {
     const [h, w, c] = imageShape(opts.outputShape ?? [28, 28, 1], who);
     super(who, opts.latentDim, [h, w, c], opts.numClasses);
     const [c0, c1] = opts.channels ?? [128, 64];
-    checkCount(c0, 'channels[0]', who);
-    checkCount(c1, 'channels[1]', who);
+    checkInt(c0, 'channels[0]', who);
+    checkInt(c1, 'channels[1]', who);
     const k = opts.kernelSize ?? 4;
     this.base = [h / 4, w / 4, c0];
     const rng = opts.rng;
@@ -231,8 +232,8 @@ export class DcganCritic extends BaseCritic {
     const [h, w, c] = imageShape(opts.inputShape ?? [28, 28, 1], who);
     super(who, [h, w, c], opts.numClasses);
     const [c0, c1] = opts.channels ?? [64, 128];
-    checkCount(c0, 'channels[0]', who);
-    checkCount(c1, 'channels[1]', who);
+    checkInt(c0, 'channels[0]', who);
+    checkInt(c1, 'channels[1]', who);
     const k = opts.kernelSize ?? 4;
     this.act = criticActivation(opts.activation ?? 'leakyRelu');
     const rng = opts.rng;

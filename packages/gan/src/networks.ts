@@ -4,6 +4,7 @@
  */
 import {
   type Activation,
+  checkInt,
   Dense,
   fmtShape,
   type Initializer,
@@ -22,14 +23,6 @@ import { SNDense } from './spectral.js';
 import type { Critic, GenerateOptions, Generator } from './types.js';
 
 type Tensor = tf.Tensor;
-
-/** Throws unless `v` is an integer >= `min` (internal). */
-export function checkCount(v: unknown, what: string, who: string, min = 1): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new ValueError(`${who}: ${what} must be an integer >= ${min}, got ${String(v)}.`);
-  }
-  return v;
-}
 
 /** A shape given as a number or an array, checked (internal). */
 export function checkShape(s: number | readonly number[], what: string, who: string): number[] {
@@ -63,17 +56,17 @@ export abstract class BaseGenerator extends Module implements Generator {
 
   constructor(kind: string, latentDim: number, outputShape: number[], numClasses?: number) {
     super(kind);
-    this.latentDim = checkCount(latentDim, 'latentDim', kind);
+    this.latentDim = checkInt(latentDim, 'latentDim', kind);
     this.outputShape = outputShape;
     this.numClasses =
-      numClasses === undefined ? undefined : checkCount(numClasses, 'numClasses', kind, 2);
+      numClasses === undefined ? undefined : checkInt(numClasses, 'numClasses', kind, { min: 2 });
   }
 
   /** The network from `[n, latentDim (+ numClasses)]` to `[n, ...outputShape]` (tidy-wrapped). */
   protected abstract net(input: Tensor): Tensor;
 
   sampleLatent(n: number, rng: Rng): Tensor {
-    checkCount(n, 'n', `${this.label}.sampleLatent`);
+    checkInt(n, 'n', `${this.label}.sampleLatent`);
     return tf.randomNormal([n, this.latentDim], 0, 1, 'float32', rng.next());
   }
 
@@ -93,7 +86,7 @@ export abstract class BaseGenerator extends Module implements Generator {
   }
 
   generate(n: number, rng: Rng, opts: GenerateOptions = {}): Tensor {
-    checkCount(n, 'n', `${this.label}.generate`);
+    checkInt(n, 'n', `${this.label}.generate`);
     const y = checkLabels(opts.labels, n, this.numClasses, `${this.label}.generate`);
     try {
       return tf.tidy(() => this.forward(this.sampleLatent(n, rng), y));
@@ -144,7 +137,7 @@ export class MlpGenerator extends BaseGenerator {
     const shape = checkShape(opts.outputShape, 'outputShape', who);
     super(who, opts.latentDim, shape, opts.numClasses);
     const hidden = [...(opts.hidden ?? [])];
-    for (const h of hidden) checkCount(h, 'each hidden size', who);
+    for (const h of hidden) checkInt(h, 'each hidden size', who);
     const out = shape.reduce((a, b) => a * b, 1);
     this.layers = this.addModule(
       'layers',
@@ -196,7 +189,7 @@ export abstract class BaseCritic extends Module implements Critic {
     super(kind);
     this.inputShape = inputShape;
     this.numClasses =
-      numClasses === undefined ? undefined : checkCount(numClasses, 'numClasses', kind, 2);
+      numClasses === undefined ? undefined : checkInt(numClasses, 'numClasses', kind, { min: 2 });
   }
 
   /** Registers the projection embedding `[numClasses, features]` (conditional critics). */
@@ -263,7 +256,7 @@ export class MlpCritic extends BaseCritic {
     super(who, shape, opts.numClasses);
     const hidden = [...(opts.hidden ?? [])];
     if (hidden.length === 0) throw new ValueError(`${who}: hidden needs at least one layer size.`);
-    for (const h of hidden) checkCount(h, 'each hidden size', who);
+    for (const h of hidden) checkInt(h, 'each hidden size', who);
     const act = criticActivation(opts.activation ?? 'leakyRelu');
     const sizes = [shape.reduce((a, b) => a * b, 1), ...hidden];
     const make = (i: number, o: number, activation: Activation) => {

@@ -12,12 +12,12 @@
 import {
   Conv2d,
   type Conv2dOptions,
+  checkInt,
   Dense,
   type DenseOptions,
   type Module,
   type Rng,
   tf,
-  ValueError,
 } from '@dgm-js/core-tensors';
 
 type Tensor = tf.Tensor;
@@ -76,13 +76,6 @@ class SpectralState {
   }
 }
 
-function checkIterations(n: number, who: string): number {
-  if (!Number.isInteger(n) || n < 0) {
-    throw new ValueError(`${who}: iterations must be an integer >= 0, got ${n}.`);
-  }
-  return n;
-}
-
 /** u ~ N(0, I) normalised, and v = W u normalised (one half-iteration). */
 function initialVectors(w: Tensor, rng: Rng): [Tensor, Tensor] {
   return tf.tidy(() => {
@@ -117,11 +110,11 @@ export class SNDense extends Dense implements SpectralNormalized {
     this.u = this.addBuffer('sn_u', u);
     this.v = this.addBuffer('sn_v', v);
     this.sn = new SpectralState(() => this.kernel, this.u, this.v);
-    this.sn.iterate(checkIterations(opts.initialIterations ?? 15, 'SNDense'));
+    this.sn.iterate(checkInt(opts.initialIterations ?? 15, 'iterations', 'SNDense', { min: 0 }));
   }
 
   powerIteration(n = 1): void {
-    this.sn.iterate(checkIterations(n, `${this.label}.powerIteration`));
+    this.sn.iterate(checkInt(n, 'iterations', `${this.label}.powerIteration`, { min: 0 }));
   }
 
   sigma(): tf.Scalar {
@@ -167,11 +160,11 @@ export class SNConv2d extends Conv2d implements SpectralNormalized {
     this.u = this.addBuffer('sn_u', u);
     this.v = this.addBuffer('sn_v', v);
     this.sn = new SpectralState(() => tf.reshape(this.kernel, [rows, outChannels]), this.u, this.v);
-    this.sn.iterate(checkIterations(opts.initialIterations ?? 15, 'SNConv2d'));
+    this.sn.iterate(checkInt(opts.initialIterations ?? 15, 'iterations', 'SNConv2d', { min: 0 }));
   }
 
   powerIteration(n = 1): void {
-    this.sn.iterate(checkIterations(n, `${this.label}.powerIteration`));
+    this.sn.iterate(checkInt(n, 'iterations', `${this.label}.powerIteration`, { min: 0 }));
   }
 
   sigma(): tf.Scalar {

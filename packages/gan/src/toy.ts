@@ -3,7 +3,7 @@
  * GAN, Srivastava et al. 2017's VEEGAN, Lin et al. 2018's PacGAN) and VEEGAN's two metrics:
  * modes covered and the percentage of high-quality samples.
  */
-import { fmtShape, type Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
+import { checkInt, fmtShape, type Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
 import type { GanData } from './train-options.js';
 
 /** An equal-weight mixture of isotropic 2-D Gaussians: its centres and common std. */
@@ -36,8 +36,7 @@ export function ringModes(
 ): GaussianModes {
   const who = 'ringModes';
   const count = opts.count ?? 8;
-  if (!Number.isInteger(count) || count < 1)
-    throw new ValueError(`${who}: count must be an integer >= 1, got ${count}.`);
+  checkInt(count, 'count', who);
   const radius = checkPositive(opts.radius ?? 2, 'radius', who);
   const std = checkPositive(opts.std ?? 0.02, 'std', who);
   const centres = Array.from(
@@ -67,8 +66,7 @@ export function gridModes(
 ): GaussianModes {
   const who = 'gridModes';
   const side = opts.side ?? 5;
-  if (!Number.isInteger(side) || side < 1)
-    throw new ValueError(`${who}: side must be an integer >= 1, got ${side}.`);
+  checkInt(side, 'side', who);
   const spacing = checkPositive(opts.spacing ?? 2, 'spacing', who);
   const std = checkPositive(opts.std ?? 0.05, 'std', who);
   const off = ((side - 1) * spacing) / 2;
@@ -90,8 +88,7 @@ export function gridModes(
  * ```
  */
 export function sampleModes(modes: GaussianModes, n: number, rng: Rng): Float32Array {
-  if (!Number.isInteger(n) || n < 0)
-    throw new ValueError(`sampleModes: n must be an integer >= 0, got ${n}.`);
+  checkInt(n, 'n', 'sampleModes', { min: 0 });
   const out = new Float32Array(2 * n);
   const k = modes.centres.length;
   for (let i = 0; i < n; i++) {
@@ -115,9 +112,7 @@ export function sampleModes(modes: GaussianModes, n: number, rng: Rng): Float32A
  * ```
  */
 export function modeSampler(modes: GaussianModes, batchSize: number): GanData {
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new ValueError(`modeSampler: batchSize must be an integer >= 1, got ${batchSize}.`);
-  }
+  checkInt(batchSize, 'batchSize', 'modeSampler');
   return (rng) => tf.tensor2d(sampleModes(modes, batchSize, rng), [batchSize, 2]);
 }
 
@@ -180,9 +175,7 @@ export function modeCoverage(
   }
   const threshold = checkPositive(opts.threshold ?? 3, 'threshold', who);
   const minSamples = opts.minSamples ?? 1;
-  if (!Number.isInteger(minSamples) || minSamples < 1) {
-    throw new ValueError(`${who}: minSamples must be an integer >= 1, got ${minSamples}.`);
-  }
+  checkInt(minSamples, 'minSamples', who);
   const n = pts.length / 2;
   if (n === 0) throw new ValueError(`${who}: no samples.`);
   const radius2 = (threshold * modes.std) ** 2;

@@ -9,6 +9,7 @@
 import {
   adam,
   type CheckpointStore,
+  checkInt,
   checkpointName,
   DirectoryCheckpointStore,
   listCheckpoints,
@@ -46,13 +47,6 @@ import type {
 import type { Critic, Generator } from './types.js';
 
 type Tensor = tf.Tensor;
-
-function checkInt(v: unknown, what: string, min = 1): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new ValueError(`GanTrainer: ${what} must be an integer >= ${min}, got ${String(v)}.`);
-  }
-  return v;
-}
 
 function nowMs(): number {
   return typeof performance !== 'undefined' ? performance.now() : Date.now();
@@ -149,8 +143,8 @@ export class GanTrainer implements GanHandle {
     this.generator = generator;
     this.critic = critic;
     this.loss = ganLoss(opts.loss);
-    this.nCritic = checkInt(opts.nCritic ?? 1, 'nCritic');
-    this.logEvery = checkInt(opts.logEvery ?? 50, 'logEvery');
+    this.nCritic = checkInt(opts.nCritic ?? 1, 'nCritic', 'GanTrainer');
+    this.logEvery = checkInt(opts.logEvery ?? 50, 'logEvery', 'GanTrainer');
     this.penalties =
       opts.penalty === undefined
         ? []
@@ -186,8 +180,8 @@ export class GanTrainer implements GanHandle {
       throw new ValueError('GanTrainer: both players need trainable parameters.');
     }
     if (opts.checkpoint) {
-      checkInt(opts.checkpoint.every ?? 1, 'checkpoint.every');
-      checkInt(opts.checkpoint.keep ?? 3, 'checkpoint.keep');
+      checkInt(opts.checkpoint.every ?? 1, 'checkpoint.every', 'GanTrainer');
+      checkInt(opts.checkpoint.keep ?? 3, 'checkpoint.keep', 'GanTrainer');
       this.store =
         opts.checkpoint.store ??
         (opts.checkpoint.dir ? new DirectoryCheckpointStore(opts.checkpoint.dir) : undefined);
@@ -200,7 +194,7 @@ export class GanTrainer implements GanHandle {
     const root = new Rng(opts.seed ?? 0);
     const fixedRng = root.split();
     this.rng = root;
-    const nFixed = checkInt(opts.samples?.n ?? 64, 'samples.n');
+    const nFixed = checkInt(opts.samples?.n ?? 64, 'samples.n', 'GanTrainer');
     // everything that can throw is checked before anything that owns tensors is created
     const samples = opts.samples ? new SampleGrids(opts.samples) : undefined;
     const names = new Set<string>(['ema', 'samples']);
@@ -445,7 +439,7 @@ export class GanTrainer implements GanHandle {
    */
   async fit(opts: { steps: number; signal?: AbortSignal }): Promise<GanTrainResult> {
     if (this.disposed) throw new ValueError('GanTrainer.fit: the trainer was disposed.');
-    const steps = checkInt(opts?.steps, 'steps', 0);
+    const steps = checkInt(opts?.steps, 'steps', 'GanTrainer', { min: 0 });
     if (!this.started && this.opts.resume) await this.resume();
     this.started = true;
     this.sessionStart = nowMs();

@@ -4,9 +4,9 @@
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import type { Rng } from '../rng.js';
 import { tf } from '../tf.js';
+import { checkInt } from '../validate.js';
 import { type Activation, type ActivationFn, getActivation } from './activations.js';
 import { getInitializer, type Initializer, type InitializerName } from './init.js';
-import { checkPositiveInt } from './layers.js';
 import { Module } from './module.js';
 
 /** Padding of {@link Conv2d}: tfjs's 'same' / 'valid', or explicit zero padding per side. */
@@ -80,8 +80,8 @@ export class Conv2d extends Module {
     kind = 'Conv2d',
   ) {
     super(kind);
-    checkPositiveInt(inChannels, 'inChannels', kind);
-    checkPositiveInt(outChannels, 'outChannels', kind);
+    checkInt(inChannels, 'inChannels', kind);
+    checkInt(outChannels, 'outChannels', kind);
     if (!opts?.rng) throw new ValueError(`${kind}: options.rng (an Rng) is required.`);
     this.inChannels = inChannels;
     this.outChannels = outChannels;
@@ -212,7 +212,7 @@ export function pixelcnnMask(
       `pixelcnnMask: kernel size must be odd (it has a centre), got [${kh}, ${kw}].`,
     );
   }
-  checkPositiveInt(channelGroups, 'channelGroups', 'pixelcnnMask');
+  checkInt(channelGroups, 'channelGroups', 'pixelcnnMask');
   if (inChannels % channelGroups !== 0 || outChannels % channelGroups !== 0) {
     throw new ValueError(
       `pixelcnnMask: inChannels (${inChannels}) and outChannels (${outChannels}) must be multiples of channelGroups (${channelGroups}).`,

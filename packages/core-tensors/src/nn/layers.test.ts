@@ -147,7 +147,7 @@ describe('Dense', () => {
     tf.dispose([x, bad]);
     net.dispose();
     expect(() => new Dense(0, 2, { rng: new Rng(0) })).toThrow(
-      /inFeatures must be a positive integer/,
+      /inFeatures must be an integer >= 1/,
     );
   });
 

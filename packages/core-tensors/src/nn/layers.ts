@@ -5,16 +5,10 @@
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import type { Rng } from '../rng.js';
 import { tf } from '../tf.js';
+import { checkInt } from '../validate.js';
 import { type Activation, type ActivationFn, getActivation } from './activations.js';
 import { getInitializer, type Initializer, type InitializerName } from './init.js';
 import { Module } from './module.js';
-
-/** Throws a ValueError unless `value` is a positive integer (internal). */
-export function checkPositiveInt(value: number, what: string, who: string): void {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new ValueError(`${who}: ${what} must be a positive integer, got ${value}.`);
-  }
-}
 
 /** Options of {@link Dense} and {@link MaskedDense}. */
 export interface DenseOptions {
@@ -52,8 +46,8 @@ export class Dense extends Module {
 
   constructor(inFeatures: number, outFeatures: number, opts: DenseOptions, kind = 'Dense') {
     super(kind);
-    checkPositiveInt(inFeatures, 'inFeatures', kind);
-    checkPositiveInt(outFeatures, 'outFeatures', kind);
+    checkInt(inFeatures, 'inFeatures', kind);
+    checkInt(outFeatures, 'outFeatures', kind);
     if (!opts?.rng) throw new ValueError(`${kind}: options.rng (an Rng) is required.`);
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;

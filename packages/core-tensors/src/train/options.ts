@@ -4,6 +4,7 @@
 import { ValueError } from '../errors.js';
 import { isNode } from '../nn/io.js';
 import type { tf } from '../tf.js';
+import { checkInt } from '../validate.js';
 import type { Callback } from './callback.js';
 import { CheckpointCallback } from './callbacks/checkpointing.js';
 import { JsonlLogCallback } from './callbacks/jsonl-log.js';
@@ -103,12 +104,6 @@ export interface TrainerOptions<B> {
   callbacks?: Callback[];
 }
 
-function checkCount(v: number | undefined, what: string, min: number): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < min)) {
-    throw new ValueError(`Trainer: ${what} must be an integer >= ${min}, got ${v}.`);
-  }
-}
-
 /** Checks the options that do not need the model (types, counts, budget, parallel). */
 export function checkTrainerOptions(opts: TrainerOptions<unknown>): void {
   if (!opts.optimizer || typeof opts.optimizer.applyGradients !== 'function') {
@@ -119,20 +114,23 @@ export function checkTrainerOptions(opts: TrainerOptions<unknown>): void {
   if (opts.maxSteps === undefined && opts.epochs === undefined) {
     throw new ValueError('Trainer: give a budget: maxSteps, epochs, or both.');
   }
-  checkCount(opts.maxSteps, 'maxSteps', 0);
-  checkCount(opts.epochs, 'epochs', 0);
-  checkCount(opts.checkpoint?.every, 'checkpoint.every', 1);
-  checkCount(opts.checkpoint?.keep, 'checkpoint.keep', 1);
-  checkCount(opts.historyEvery, 'historyEvery', 1);
-  checkCount(opts.nanGuard?.maxConsecutive, 'nanGuard.maxConsecutive', 1);
-  checkCount(opts.validation?.every, 'validation.every', 1);
+  const counts: [number | undefined, string, number][] = [
+    [opts.maxSteps, 'maxSteps', 0],
+    [opts.epochs, 'epochs', 0],
+    [opts.checkpoint?.every, 'checkpoint.every', 1],
+    [opts.checkpoint?.keep, 'checkpoint.keep', 1],
+    [opts.historyEvery, 'historyEvery', 1],
+    [opts.nanGuard?.maxConsecutive, 'nanGuard.maxConsecutive', 1],
+    [opts.validation?.every, 'validation.every', 1],
+  ];
+  for (const [v, name, min] of counts) if (v !== undefined) checkInt(v, name, 'Trainer', { min });
   if (opts.parallel !== undefined) {
     const p = opts.parallel;
     if (!p || typeof p !== 'object') {
       throw new ValueError('Trainer: parallel must be { workers, module, ... }.');
     }
     if (p.workers === undefined) throw new ValueError('Trainer: parallel.workers is required.');
-    checkCount(p.workers, 'parallel.workers', 1);
+    checkInt(p.workers, 'parallel.workers', 'Trainer');
     if (!(p.module instanceof URL) && (typeof p.module !== 'string' || p.module === '')) {
       throw new ValueError(
         "Trainer: parallel.module must be the replica module's URL (new URL('./replica.mjs', import.meta.url)) or path.",

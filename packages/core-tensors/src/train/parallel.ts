@@ -10,6 +10,7 @@
 import { DgmError, ValueError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { tf } from '../tf.js';
+import { checkInt } from '../validate.js';
 import { isTensorBatch } from './batch.js';
 import {
   align8,
@@ -359,11 +360,7 @@ export class ParallelEngine {
       throw new ValueError('Trainer: parallel training needs SharedArrayBuffer.');
     }
     if (!o || typeof o !== 'object') throw new ValueError('Trainer: parallel must be an object.');
-    if (!Number.isInteger(o.workers) || o.workers < 1) {
-      throw new ValueError(
-        `Trainer: parallel.workers must be an integer >= 1, got ${String(o.workers)}.`,
-      );
-    }
+    checkInt(o.workers, 'parallel.workers', 'Trainer');
     if (o.reduction !== undefined && o.reduction !== 'mean' && o.reduction !== 'sum') {
       throw new ValueError(
         `Trainer: parallel.reduction must be 'mean' or 'sum', got ${String(o.reduction)}.`,

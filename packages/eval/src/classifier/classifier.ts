@@ -3,7 +3,7 @@
  * {@link ImageClassifier} interface (features + class log-probabilities), and the classifier
  * shipped inside this package, loaded offline in Node and in the browser.
  */
-import { logSoftmax, Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
+import { checkInt, logSoftmax, Rng, ShapeError, tf } from '@dgm-js/core-tensors';
 import { ConvClassifier } from './net.js';
 import type { ShippedClassifier } from './shipped-types.js';
 import { decodeWeights } from './weights-codec.js';
@@ -98,9 +98,7 @@ export class ShippedImageClassifier implements ImageClassifier {
         `accuracy: labels must be [${n}] to match the images' first axis, got [${y.shape.join(', ')}].`,
       );
     }
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new ValueError(`accuracy: batchSize must be a positive integer, got ${batchSize}.`);
-    }
+    checkInt(batchSize, 'batchSize', 'accuracy');
     let correct = 0;
     for (let s = 0; s < n; s += batchSize) {
       const b = Math.min(batchSize, n - s);

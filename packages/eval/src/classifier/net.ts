@@ -5,6 +5,7 @@
  */
 import {
   Conv2d,
+  checkInt,
   Dense,
   fmtShape,
   Module,
@@ -46,11 +47,7 @@ export function resolveClassifierConfig(c: ConvClassifierConfig = {}): ResolvedC
     features: c.features ?? 64,
     classes: c.classes ?? 10,
   };
-  for (const [k, v] of Object.entries(r)) {
-    if (!Number.isInteger(v) || v < 1) {
-      throw new ValueError(`ConvClassifier: config.${k} must be a positive integer, got ${v}.`);
-    }
-  }
+  for (const [k, v] of Object.entries(r)) checkInt(v, `config.${k}`, 'ConvClassifier');
   if (r.size % 4 !== 0) {
     throw new ValueError(
       `ConvClassifier: config.size must be a multiple of 4 (two 2x2 poolings), got ${r.size}.`,

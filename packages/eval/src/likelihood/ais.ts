@@ -13,13 +13,19 @@
  * bound. The two bracket log p(x); the gap shrinks as T grows and measures how far AIS is from
  * converged on that model (Wu et al. use it to choose T for real data).
  */
-import { checkInt, fmtShape, Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
+import {
+  checkInt,
+  fmtShape,
+  HALF_LOG_2PI,
+  Rng,
+  ShapeError,
+  tf,
+  ValueError,
+} from '@dgm-js/core-tensors';
 import { logSumExpArray, meanStderr } from '../stats.js';
 import type { EvalData, Metric, MetricResult } from '../types.js';
 
 type Tensor = tf.Tensor;
-
-const LOG_2PI = Math.log(2 * Math.PI);
 
 /**
  * A decoder-based model: a latent prior and a likelihood p(x | z) differentiable in z. A VAE's
@@ -97,7 +103,7 @@ export function aisSchedule(steps: number, schedule: AisSchedule = 'sigmoid'): n
 
 function stdNormalLogProb(z: Tensor): Tensor {
   const d = z.shape[1] as number;
-  return tf.tidy(() => tf.sub(tf.mul(-0.5, tf.sum(tf.square(z), 1)), 0.5 * d * LOG_2PI));
+  return tf.tidy(() => tf.sub(tf.mul(-0.5, tf.sum(tf.square(z), 1)), d * HALF_LOG_2PI));
 }
 
 interface Resolved {

@@ -8,7 +8,7 @@
  * Caveat: FID is biased upward at finite n (the bias shrinks like 1/n), so compare numbers
  * computed from the same number of samples.
  */
-import { Rng, ValueError } from '@dgm-js/core-tensors';
+import { checkInt, Rng, ValueError } from '@dgm-js/core-tensors';
 import { type Moments, moments, trace, traceSqrtProduct } from './linalg.js';
 
 /** The terms of a Fréchet distance. */
@@ -79,9 +79,7 @@ export function frechetFromFeatures(
 ): FrechetFeatureResult {
   const base = frechetDistance(moments(a, na, d), moments(b, nb, d));
   const reps = opts.bootstrap ?? 0;
-  if (!Number.isInteger(reps) || reps < 0) {
-    throw new ValueError(`frechetFromFeatures: bootstrap must be an integer >= 0, got ${reps}.`);
-  }
+  checkInt(reps, 'bootstrap', 'frechetFromFeatures', { min: 0 });
   if (reps === 0) return base;
   const rng = new Rng(opts.seed ?? 0);
   const draw = (n: number) => Int32Array.from({ length: n }, () => Math.floor(rng.float() * n));

@@ -4,7 +4,7 @@
  * two-sample metrics (FID, MMD, precision / recall), compares them with the real images `data`.
  * The one-sample scores (Inception-style, MODE, class histogram) ignore `data`.
  */
-import { ValueError } from '@dgm-js/core-tensors';
+import { checkInt, ValueError } from '@dgm-js/core-tensors';
 import type { ImageClassifier } from '../classifier/classifier.js';
 import type { EvalData, Metric, MetricResult } from '../types.js';
 import { frechetFromFeatures } from './frechet.js';
@@ -225,9 +225,7 @@ export interface MmdMetricOptions extends SampleSourceOptions, ReferenceOptions 
  */
 export function mmdMetric(opts: MmdMetricOptions = {}): Metric<SampleSource> {
   const maxSamples = opts?.maxSamples ?? 1000;
-  if (!Number.isInteger(maxSamples) || maxSamples < 2) {
-    throw new ValueError(`mmdMetric: maxSamples must be an integer >= 2, got ${maxSamples}.`);
-  }
+  checkInt(maxSamples, 'maxSamples', 'mmdMetric', { min: 2 });
   return {
     name: 'mmd2',
     async compute(model: SampleSource, data: EvalData): Promise<MetricResult> {

@@ -3,7 +3,7 @@
  * between two samples, with an RBF or an inverse-multiquadric kernel, and a permutation
  * two-sample test giving a p-value. Float64 JavaScript on row-major vectors.
  */
-import { Rng, ValueError } from '@dgm-js/core-tensors';
+import { checkInt, Rng, ValueError } from '@dgm-js/core-tensors';
 
 /** A kernel on vectors, as a function of the squared distance. */
 export type MmdKernel =
@@ -143,9 +143,7 @@ export function mmdTest(
     );
   }
   const perms = opts.permutations ?? 200;
-  if (!Number.isInteger(perms) || perms < 0) {
-    throw new ValueError(`mmdTest: permutations must be an integer >= 0, got ${perms}.`);
-  }
+  checkInt(perms, 'permutations', 'mmdTest', { min: 0 });
   const nn = n + m;
   const z = new Float64Array(nn * d);
   z.set(x, 0);

@@ -6,6 +6,7 @@
  * bounded by `n x (featureDim + numClasses)` numbers whatever the image size.
  */
 import {
+  checkInt,
   type EvalData,
   fmtShape,
   Rng,
@@ -72,12 +73,6 @@ export function isSampler(source: unknown): source is Sampler {
   );
 }
 
-function checkCount(v: number | undefined, what: string, who: string): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
-    throw new ValueError(`${who}: ${what} must be a positive integer, got ${v}.`);
-  }
-}
-
 /**
  * Yields image chunks of at most `chunk` images from a source, `numSamples` in all (for a
  * sampler) or at most that many (for data). Each yielded tensor is the caller's to dispose
@@ -89,8 +84,8 @@ async function* chunksOf(
   who: string,
 ): AsyncGenerator<{ x: Tensor; owned: boolean }> {
   const chunk = opts.chunk ?? 500;
-  checkCount(chunk, 'chunk', who);
-  checkCount(opts.numSamples, 'numSamples', who);
+  checkInt(chunk, 'chunk', who);
+  if (opts.numSamples !== undefined) checkInt(opts.numSamples, 'numSamples', who);
   if (isSampler(source)) {
     const total = opts.numSamples;
     if (total === undefined) {
