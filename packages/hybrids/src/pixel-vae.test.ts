@@ -68,6 +68,36 @@ describe('pixelVae', () => {
     vae.dispose();
   });
 
+  it('draws from p(x | z) follow exp(logProb) (chi-square over the 16 images of 2 x 2, 4000 draws)', () => {
+    const vae = small(4, 2, 2);
+    const n = 4000;
+    const z = tf.tile(tf.tensor2d([[0.8, -1.2]]), [n, 1]);
+    const px = vae.decode(z);
+    const s = px.sample({ rng: new Rng(9) }); // [n, 2, 2, 1]
+    px.dispose();
+    const v = s.dataSync();
+    const counts = new Array<number>(16).fill(0);
+    for (let i = 0; i < n; i++) {
+      let k = 0;
+      for (let j = 0; j < 4; j++) k += v[i * 4 + j]! << j;
+      counts[k]!++;
+    }
+    const probs = tf.tidy(() => {
+      const xs = tf.tensor4d(
+        Array.from({ length: 16 }, (_, i) => [0, 1, 2, 3].map((j) => (i >> j) & 1)).flat(),
+        [16, 2, 2, 1],
+      );
+      const pz = vae.decode(tf.tile(tf.tensor2d([[0.8, -1.2]]), [16, 1]));
+      const lp = pz.logProb(xs);
+      pz.dispose();
+      return Array.from(tf.exp(lp).dataSync());
+    });
+    const stat = counts.reduce((a, c, k) => a + (c - n * probs[k]!) ** 2 / (n * probs[k]!), 0);
+    expect(stat).toBeLessThan(37.7); // chi-square, 15 degrees of freedom, p = 0.001
+    tf.dispose([s, z]);
+    vae.dispose();
+  });
+
   it('the same-depth PixelCNN has the decoder reach and its parameters minus the latent maps', () => {
     const o = { height: 8, width: 8, layers: 2, hiddenChannels: 8, rng: new Rng(0) };
     const dec = pixelDecoder({ ...o, latentDim: 5 });
