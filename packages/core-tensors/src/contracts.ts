@@ -10,6 +10,9 @@
  * - {@link Bijector}: an invertible map with its log-Jacobian, optionally conditioned.
  * - {@link GradientEstimator}: gradients of E_q[f(z)] through a surrogate, with explicit state.
  * - {@link Metric}: an evaluation over a structural model interface.
+ * - {@link Generator}, {@link Critic}: the two players of a GAN (a generator maps latents to
+ *   examples, a critic maps examples to one score each); losses and penalties are functions of
+ *   scores and critics, so anything implementing these trains with them.
  * - {@link SampleOptions}, {@link BoundOptions}: the options every sampler and bound takes.
  *
  * Types only: importing this module loads no code.
@@ -212,4 +215,65 @@ export interface MetricResult {
 export interface Metric<M> {
   readonly name: string;
   compute(model: M, data: EvalData): Promise<MetricResult>;
+}
+
+/** Options of {@link Generator.generate}. */
+export interface GenerateOptions {
+  /**
+   * Class labels `[n]` (integers in [0, numClasses)) for a conditional generator; required
+   * there, rejected by an unconditional one.
+   */
+  labels?: Tensor | readonly number[];
+}
+
+/**
+ * A generator G(z) (or G(z, y)). `generate(n, rng)` draws z ~ N(0, I) from `rng` and returns
+ * `[n, ...outputShape]`; `forward(z, labels?)` is the differentiable map the training loop uses.
+ *
+ * @example
+ * ```ts
+ * const x = generator.generate(64, new Rng(0)); // [64, ...generator.outputShape]
+ * x.dispose();
+ * ```
+ */
+export interface Generator {
+  /** Dimension of the latent z. */
+  readonly latentDim: number;
+  /** The shape of one generated example (`[2]` for the toys, `[28, 28, 1]` for MNIST). */
+  readonly outputShape: readonly number[];
+  /** The number of classes of a conditional generator, undefined when unconditional. */
+  readonly numClasses: number | undefined;
+  /** z ~ N(0, I), `[n, latentDim]`, seeded from `rng`. */
+  sampleLatent(n: number, rng: Rng): Tensor;
+  /** G(z) (G(z, y) when conditional): `[n, ...outputShape]`, differentiable in the parameters. */
+  forward(z: Tensor, labels?: Tensor): Tensor;
+  /** `forward(sampleLatent(n, rng), labels)`. */
+  generate(n: number, rng: Rng, opts?: GenerateOptions): Tensor;
+  /** The trainable variables. */
+  parameters(): tf.Variable[];
+  /** Frees the variables. Idempotent. */
+  dispose(): void;
+}
+
+/**
+ * A critic (discriminator) D(x) (or D(x, y)): one score per example, `[N]`. Scores are raw
+ * (logits for the minimax and non-saturating losses). A critic must treat examples
+ * independently (no batch statistics), which gradient penalties rely on.
+ *
+ * @example
+ * ```ts
+ * const s = critic.score(x); // [N]
+ * ```
+ */
+export interface Critic {
+  /** The shape of one input example. */
+  readonly inputShape: readonly number[];
+  /** The number of classes of a conditional critic, undefined when unconditional. */
+  readonly numClasses: number | undefined;
+  /** D(x) (D(x, y) when conditional): `[N]`. */
+  score(x: Tensor, labels?: Tensor): Tensor;
+  /** The trainable variables. */
+  parameters(): tf.Variable[];
+  /** Frees the variables. Idempotent. */
+  dispose(): void;
 }

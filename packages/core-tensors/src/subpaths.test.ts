@@ -88,6 +88,8 @@ describe('subpath entry points (source)', () => {
     expectTypeOf<contractTypes.GradientEstimator>().toEqualTypeOf<root.GradientEstimator>();
     expectTypeOf<contractTypes.Metric<number>>().toEqualTypeOf<root.Metric<number>>();
     expectTypeOf<contractTypes.ConditionalDistribution>().toEqualTypeOf<root.ConditionalDistribution>();
+    expectTypeOf<contractTypes.Generator>().toEqualTypeOf<root.Generator>();
+    expectTypeOf<contractTypes.Critic>().toEqualTypeOf<root.Critic>();
   });
 });
 

@@ -4,8 +4,7 @@
  * (`name`, `onStepEnd`, `saveState` / `loadState` with `{ json, tensors }`), so these can move
  * onto the shared Trainer once it hosts two-player loops.
  */
-import { type Module, saveImageGrid, tf, ValueError } from '@dgm-js/core-tensors';
-import type { Generator } from './types.js';
+import { type Generator, type Module, saveImageGrid, tf, ValueError } from '@dgm-js/core-tensors';
 
 type Tensor = tf.Tensor;
 

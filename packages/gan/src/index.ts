@@ -12,6 +12,8 @@
  * const loss = nonSaturating.generator(d.score(g.generate(16, rng)));
  * ```
  */
+
+export type { Critic, GenerateOptions, Generator } from '@dgm-js/core-tensors';
 export type { CriticActivation, CriticActivationName } from './activations.js';
 export {
   criticActivation,
@@ -64,4 +66,3 @@ export type {
   GanTrainResult,
   PenaltyOption,
 } from './train-options.js';
-export type { Critic, GenerateOptions, Generator } from './types.js';

@@ -4,9 +4,12 @@
  */
 import {
   type Activation,
+  type Critic,
   checkInt,
   Dense,
   fmtShape,
+  type GenerateOptions,
+  type Generator,
   type Initializer,
   type InitializerName,
   Module,
@@ -20,7 +23,6 @@ import {
 import { type CriticActivation, criticActivation } from './activations.js';
 import { checkLabels, oneHot } from './labels.js';
 import { SNDense } from './spectral.js';
-import type { Critic, GenerateOptions, Generator } from './types.js';
 
 type Tensor = tf.Tensor;
 

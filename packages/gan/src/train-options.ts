@@ -1,11 +1,10 @@
 /**
  * The options and results of the GAN training loop.
  */
-import type { CheckpointStore, Module, Rng, tf } from '@dgm-js/core-tensors';
+import type { CheckpointStore, Critic, Generator, Module, Rng, tf } from '@dgm-js/core-tensors';
 import type { GanCallback, GanStepInfo, SampleGridOptions } from './callbacks.js';
 import type { GanHistoryEntry } from './checkpoint.js';
 import type { GanLoss, GanLossName } from './losses.js';
-import type { Critic, Generator } from './types.js';
 
 type Tensor = tf.Tensor;
 

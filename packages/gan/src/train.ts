@@ -9,9 +9,11 @@
 import {
   adam,
   type CheckpointStore,
+  type Critic,
   checkInt,
   checkpointName,
   DirectoryCheckpointStore,
+  type Generator,
   listCheckpoints,
   Rng,
   tf,
@@ -44,7 +46,6 @@ import type {
   GanTrainResult,
   PenaltyOption,
 } from './train-options.js';
-import type { Critic, Generator } from './types.js';
 
 type Tensor = tf.Tensor;
 
