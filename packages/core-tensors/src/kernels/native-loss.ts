@@ -7,7 +7,7 @@
 import { BackendError } from '../errors.js';
 import { SIGMOID_XENT, SIGMOID_XENT_GRAD } from '../losses.js';
 import type { tf } from '../tf.js';
-import type { NativeContext } from './native.js';
+import type { NativeContext } from './native-types.js';
 import { size } from './shape.js';
 
 type TensorInfo = tf.TensorInfo;

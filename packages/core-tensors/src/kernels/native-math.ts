@@ -8,7 +8,7 @@
  * native-math.test.ts.
  */
 import type { tf } from '../tf.js';
-import type { NativeContext } from './native.js';
+import type { NativeContext } from './native-types.js';
 
 type TensorInfo = tf.TensorInfo;
 

@@ -7,7 +7,7 @@
  */
 import { tf } from '../tf.js';
 import { markWrittenInPlace } from './inplace.js';
-import type { NativeContext, WasmBackend } from './native.js';
+import type { NativeContext, WasmBackend } from './native-types.js';
 import { size, stripOnes } from './shape.js';
 
 type TensorInfo = tf.TensorInfo;

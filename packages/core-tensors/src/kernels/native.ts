@@ -11,16 +11,13 @@ import { tf } from '../tf.js';
 import { NATIVE_LOSS_NEEDS, nativeLossKernels } from './native-loss.js';
 import { nativeMathKernels } from './native-math.js';
 import { nativeOpsKernels } from './native-ops.js';
+import type { NativeContext, WasmBackend } from './native-types.js';
 import { size, stripOnes } from './shape.js';
+
+export type { NativeContext, WasmBackend } from './native-types.js';
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
-
-export interface WasmBackend extends tf.KernelBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
 
 /** The part of `@dgm-js/kernels-native` used here (structural: no type dependency on it). */
 interface Addon {
@@ -420,24 +417,6 @@ const conv2dBackpropInput: tf.KernelFunc = (args) => {
   );
   return out;
 };
-
-/**
- * What the kernel files that extend this one (native-math.ts, native-ops.ts) get: the loaded
- * addon (typed by them, structurally), the kernel that was registered before a native one (for
- * cases they do not handle), heap views and a check that the backend is the wasm one.
- */
-export interface NativeContext {
-  /** The loaded addon, or null. */
-  addon(): Record<string, unknown> | null;
-  /** Runs the kernel registered before the native `name` (TypeScript override or stock). */
-  fallback(name: string, args: Parameters<tf.KernelFunc>[0]): TensorInfo | TensorInfo[];
-  /** A Float32Array view of a float32 tensor's data on the wasm heap (no copy). */
-  heap(be: WasmBackend, t: TensorInfo): Float32Array;
-  /** Whether `backend` is the wasm backend (has heap views and makeOutput). */
-  usable(backend: unknown): backend is WasmBackend;
-  /** Whether the native kernels are registered now (loaded and not unloaded). */
-  active(): boolean;
-}
 
 const context: NativeContext = {
   addon: () => addon as unknown as Record<string, unknown> | null,
