@@ -33,8 +33,8 @@ export { CheckpointMetadataError, MemoryLeakError, NonFiniteError } from './erro
 export type { ImageGridOptions, RasterImage } from './images.js';
 export { encodePng, imageGrid, saveImageGrid, savePng } from './images.js';
 export type { TrainerOptions } from './options.js';
-export type { ParallelOptions } from './parallel.js';
-export { ParallelWorkerError } from './parallel.js';
+export type { ParallelOptions } from './parallel-options.js';
+export { ParallelWorkerError } from './parallel-options.js';
 export type { LinePlotOptions, Series } from './plot.js';
 export { historySeries, linePlotSvg, plotHistory, saveSvg } from './plot.js';
 export type { ProgressInfo, ProgressOptions, ProgressStream } from './progress.js';

@@ -13,7 +13,7 @@ import { NanGuardCallback } from './callbacks/nan-guard.js';
 import { ProgressCallback } from './callbacks/progress.js';
 import { ValidationCallback } from './callbacks/validation.js';
 import { type CheckpointStore, DirectoryCheckpointStore } from './checkpoint.js';
-import type { ParallelOptions } from './parallel.js';
+import type { ParallelOptions } from './parallel-options.js';
 import type { ProgressInfo, ProgressStream } from './progress.js';
 import type {
   CheckpointOptions,

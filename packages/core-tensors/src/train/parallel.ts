@@ -7,11 +7,11 @@
  * its optimizer. All shared buffers are allocated once (the data buffers again only when a
  * larger batch arrives).
  */
-import { DgmError, ValueError } from '../errors.js';
+import { ValueError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { tf } from '../tf.js';
-import { checkInt } from '../validate.js';
-import { isTensorBatch } from './batch.js';
+import type { ParallelOptions, ShardPlan } from './parallel-options.js';
+import { ParallelWorkerError } from './parallel-options.js';
 import {
   align8,
   bytesPer,
@@ -37,7 +37,6 @@ import {
   NW_LOSS,
   NW_METRICS,
   NW_WEIGHT,
-  PROTOCOL_VERSION,
   readText,
   STATUS_ERROR,
   STATUS_RUNNING,
@@ -51,169 +50,21 @@ import {
   W_STATUS,
   W_TEXT_LEN,
   type WaitAsync,
-  type WorkerInit,
-  type WorkerMessage,
   waitAsyncFn,
 } from './parallel-protocol.js';
-import type { StepContext, TensorBatch } from './types.js';
+import { type BatchLeaves, leavesOf, mainShardOf, planShards } from './parallel-shards.js';
+import {
+  type EngineSettings,
+  type PortT,
+  type StartedWorkers,
+  startWorkers,
+  type WorkerT,
+} from './parallel-start.js';
+import type { StepContext } from './types.js';
 
+export type { ParallelOptions, ShardPlan } from './parallel-options.js';
+export { ParallelWorkerError } from './parallel-options.js';
 export type { Replica, ReplicaContext, ReplicaFactory, ShardInfo } from './types.js';
-
-/**
- * Data-parallel training over worker threads (Node only), `TrainerOptions.parallel`.
- *
- * Each worker imports `module` and calls its factory (the default export, or `exportName`) to
- * build a replica: the same model (same parameter names, shapes and dtypes) and the same loss as
- * the Trainer's. The factory's initial values do not matter: before every step the workers copy
- * the main thread's parameters and buffers. Each batch (a tensor, or an array or record of
- * tensors with the same first axis) is split along axis 0 into `workers` shards, plus one for the
- * main thread with `mainShard` (default). Each shard's gradient is weighted by its share of the
- * rows, so for a loss that is a mean over the batch's rows the combined gradient equals the
- * full-batch one up to float rounding (use `reduction: 'sum'` for a sum over rows). Losses and
- * metrics are averaged the same way. The optimizer, checkpoints, NaN guard and resume all stay on
- * the main thread. Buffer updates a worker's loss makes are not gathered back.
- *
- * The workers run the package's `dist/parallel-worker.js` with plain Node, so `module` must be
- * JavaScript Node can import by itself (`.js`/`.mjs`, or a `data:` URL that imports packages by
- * absolute URL): loaders such as tsx, and vitest's transforms, do not carry over to worker
- * threads. Under vitest also pass `execArgv: []` (see below). Speed: the batch must be large
- * enough that each shard's forward and backward pass outweighs copying the parameters and
- * gradients through shared memory (about 3 MB each way per step for an 800k-parameter MLP) and
- * the optimizer step, which stays serial on the main thread; use at most as many compute threads
- * (workers, plus the main thread with `mainShard`) as there are idle cores.
- *
- * @example
- * ```ts
- * // replica.mjs: one place that builds the model and the loss
- * import { mlp, Rng, softplus, tf } from '@dgm-js/core-tensors';
- * export default function replica() {
- *   const net = mlp([784, 512, 784], { rng: new Rng(0) });
- *   const loss = (x) => {
- *     const logits = net.apply(x);
- *     return { loss: tf.mean(tf.sub(softplus(logits), tf.mul(x, logits))) };
- *   };
- *   return { model: net, loss };
- * }
- *
- * // train.mjs
- * import { adam, initBackend, Trainer } from '@dgm-js/core-tensors';
- * import replica from './replica.mjs';
- * await initBackend();
- * const { model, loss } = replica();
- * const trainer = new Trainer({
- *   model, objective: loss, data: batches, optimizer: adam(1e-3), maxSteps: 1000,
- *   parallel: { workers: 1, module: new URL('./replica.mjs', import.meta.url) },
- * });
- * await trainer.fit(); // main thread + 1 worker, each on half of every batch
- * ```
- */
-export interface ParallelOptions {
-  /** Worker threads (>= 1). With `mainShard`, the batch is split `workers + 1` ways. */
-  workers: number;
-  /** The module with the replica factory: a URL (`new URL('./m.mjs', import.meta.url)`) or a path. */
-  module: URL | string;
-  /** The factory's export name. Default 'default'. */
-  exportName?: string;
-  /** Passed (structured-cloned) to the factory as `ctx.options`. */
-  options?: unknown;
-  /** The main thread computes a shard too (it then sits idle less). Default true. */
-  mainShard?: boolean;
-  /** How the loss reduces over rows: 'mean' (default; shards weighted by rows) or 'sum'. */
-  reduction?: 'mean' | 'sum';
-  /** Give up when the workers are not ready after this long. Default 120000. */
-  startupTimeoutMs?: number;
-  /**
-   * Fail the step (a {@link ParallelWorkerError}; the workers are then terminated) when a worker
-   * has not finished it after this long, e.g. a loss that never returns. Default: no limit.
-   */
-  stepTimeoutMs?: number;
-  /**
-   * The workers' Node flags. Default: the main thread's (`process.execArgv`). Pass `[]` when the
-   * main thread runs under flags the workers must not inherit (vitest adds
-   * `--conditions source`, which would make the workers resolve packages to TypeScript sources).
-   */
-  execArgv?: string[];
-}
-
-/** A worker failed: while starting (module, factory, model mismatch) or in a step. */
-export class ParallelWorkerError extends DgmError {
-  constructor(
-    /** 0-based worker index. */
-    readonly worker: number,
-    /** The worker's error message (with its error name). */
-    readonly workerMessage: string,
-    /** The worker's stack trace, when it had one. */
-    readonly workerStack: string | undefined,
-    /** The step that failed (undefined while starting). */
-    readonly step: number | undefined,
-    workers: number,
-  ) {
-    super(
-      `Trainer: parallel worker ${worker} (of ${workers}) failed ${step === undefined ? 'while starting' : `at step ${step}`}: ${workerMessage}`,
-    );
-  }
-}
-
-/** How one batch is split: shard 0 is the main thread's when it computes one. */
-export interface ShardPlan {
-  total: number;
-  /** Rows of the main thread's shard (0 without mainShard). */
-  mainRows: number;
-  /** First row and rows of each worker's shard. */
-  workerStart: number[];
-  workerRows: number[];
-}
-
-interface BatchLeaves {
-  kind: 'tensor' | 'array' | 'record' | 'batch';
-  keys: (string | number | null)[];
-  tensors: tf.Tensor[];
-}
-
-function leavesOf(batch: unknown): BatchLeaves {
-  const bad = (what: string) =>
-    new ValueError(
-      `Trainer (parallel): ${what}. A parallel batch must be a tensor, an array or record of tensors, or a batch with such a record in \`tensors\` (datasets' batches), with the same first axis (the rows split across workers).`,
-    );
-  let out: BatchLeaves;
-  if (batch instanceof tf.Tensor) out = { kind: 'tensor', keys: [null], tensors: [batch] };
-  else if (isTensorBatch(batch)) {
-    // a batch that owns its tensors (e.g. @dgm-js/datasets' batches): its `tensors` are split
-    const e = Object.entries(batch.tensors);
-    out = { kind: 'batch', keys: e.map(([k]) => k), tensors: e.map(([, v]) => v) };
-  } else if (Array.isArray(batch)) {
-    out = { kind: 'array', keys: batch.map((_, i) => i), tensors: batch as tf.Tensor[] };
-  } else if (batch && typeof batch === 'object') {
-    const e = Object.entries(batch as Record<string, unknown>);
-    out = { kind: 'record', keys: e.map(([k]) => k), tensors: e.map(([, v]) => v as tf.Tensor) };
-  } else throw bad(`the batch is ${batch === null ? 'null' : typeof batch}`);
-  if (out.tensors.length === 0) throw bad('the batch has no tensors');
-  out.tensors.forEach((t, i) => {
-    const where = out.keys[i] === null ? 'the batch' : `batch[${JSON.stringify(out.keys[i])}]`;
-    if (!(t instanceof tf.Tensor)) throw bad(`${where} is not a tensor`);
-    if (t.rank === 0) throw bad(`${where} is a scalar`);
-    if (t.dtype !== 'float32' && t.dtype !== 'int32' && t.dtype !== 'bool') {
-      throw bad(`${where} has dtype ${t.dtype} (float32, int32 or bool only)`);
-    }
-    if (t.shape[0] !== out.tensors[0]!.shape[0]) {
-      throw bad(
-        `${where} has ${t.shape[0]} rows but the first tensor has ${out.tensors[0]!.shape[0]}`,
-      );
-    }
-  });
-  if (out.tensors[0]!.shape[0] === 0) throw bad('the batch has 0 rows');
-  return out;
-}
-
-/**
- * A shard of a batch that owns its tensors (a {@link TensorBatch}): `{ tensors, size, dispose }`
- * with the shard's rows, the same on the main thread and in the workers (other fields of the
- * batch are not carried over; the step context has the step and epoch). Its `dispose` does
- * nothing: the Trainer disposes the slices and the whole batch.
- */
-function shardOfBatch(tensors: Record<string, tf.Tensor>, rows: number): TensorBatch {
-  return { tensors, size: rows, dispose: () => undefined };
-}
 
 const live = new Set<ParallelEngine>();
 
@@ -227,40 +78,6 @@ export function liveParallelWorkers(): number {
 function now(): number {
   return performance.now();
 }
-
-function isNode(): boolean {
-  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-}
-
-async function locateWorkerEntry(): Promise<URL> {
-  const { existsSync } = await import('node:fs');
-  const { fileURLToPath } = await import('node:url');
-  // Built: this code sits in dist/ next to the worker entry. From sources (tests): src/train/.
-  // The paths are not literals inside `new URL(...)` so that browser bundlers, which treat
-  // `new URL('literal', import.meta.url)` as an asset to emit, leave this Node-only code alone.
-  const paths = ['./parallel-worker.js', '../../dist/parallel-worker.js'];
-  const candidates = paths.map((p) => new URL(p, import.meta.url));
-  for (const c of candidates) {
-    if (c.protocol === 'file:' && existsSync(fileURLToPath(c))) return c;
-  }
-  throw new ValueError(
-    `Trainer (parallel): the worker entry parallel-worker.js was not found (looked at ${candidates.map((c) => c.href).join(', ')}); build @dgm-js/core-tensors (pnpm --filter @dgm-js/core-tensors build).`,
-  );
-}
-
-async function moduleHref(m: URL | string): Promise<string> {
-  if (m instanceof URL) return m.href;
-  if (typeof m !== 'string' || m.length === 0) {
-    throw new ValueError('Trainer (parallel): parallel.module must be a URL or a file path.');
-  }
-  if (/^[a-z][a-z0-9+.-]+:/i.test(m)) return m;
-  const { pathToFileURL } = await import('node:url');
-  const { resolve } = await import('node:path');
-  return pathToFileURL(resolve(m)).href;
-}
-
-type WorkerT = import('node:worker_threads').Worker;
-type PortT = import('node:worker_threads').MessagePort;
 
 /**
  * The main thread's side of data parallelism. Internal: the Trainer drives it
@@ -283,17 +100,27 @@ export class ParallelEngine {
   private inFlight = false;
   private readonly stepTimeoutMs: number | undefined;
   private step = 0;
-  private constructor(
-    private readonly opts: Required<Pick<ParallelOptions, 'workers' | 'mainShard' | 'reduction'>> &
-      Pick<ParallelOptions, 'stepTimeoutMs'>,
-    private readonly entries: EntrySpec[],
-    private readonly vars: tf.Variable[],
-    private readonly workers: WorkerT[],
-    private readonly ports: PortT[],
-    shared: { ctrl: SharedArrayBuffer; num: SharedArrayBuffer; text: SharedArrayBuffer },
-    params: SharedArrayBuffer,
-    grads: SharedArrayBuffer[],
-  ) {
+  private readonly opts: EngineSettings;
+  private readonly entries: EntrySpec[];
+  private readonly vars: tf.Variable[];
+  private readonly workers: WorkerT[];
+  private readonly ports: PortT[];
+  private constructor(started: StartedWorkers) {
+    const {
+      opts,
+      entries,
+      vars,
+      workers,
+      ports,
+      shared,
+      paramBuf: params,
+      gradBufs: grads,
+    } = started;
+    this.opts = opts;
+    this.entries = entries;
+    this.vars = vars;
+    this.workers = workers;
+    this.ports = ports;
     this.L = new CtrlLayout(entries.length, opts.workers);
     this.ctrl = new Int32Array(shared.ctrl);
     this.num = new Float64Array(shared.num);
@@ -353,164 +180,14 @@ export class ParallelEngine {
     params: [string, tf.Variable][],
     buffers: [string, tf.Variable][],
   ): Promise<ParallelEngine> {
-    if (!isNode()) {
-      throw new ValueError('Trainer: parallel training needs Node (worker_threads).');
-    }
-    if (typeof SharedArrayBuffer === 'undefined') {
-      throw new ValueError('Trainer: parallel training needs SharedArrayBuffer.');
-    }
-    if (!o || typeof o !== 'object') throw new ValueError('Trainer: parallel must be an object.');
-    checkInt(o.workers, 'parallel.workers', 'Trainer');
-    if (o.reduction !== undefined && o.reduction !== 'mean' && o.reduction !== 'sum') {
-      throw new ValueError(
-        `Trainer: parallel.reduction must be 'mean' or 'sum', got ${String(o.reduction)}.`,
-      );
-    }
-    for (const k of ['startupTimeoutMs', 'stepTimeoutMs'] as const) {
-      const v = o[k];
-      if (v !== undefined && !(typeof v === 'number' && v > 0)) {
-        throw new ValueError(`Trainer: parallel.${k} must be a positive number, got ${String(v)}.`);
-      }
-    }
-    const entries: EntrySpec[] = [];
-    const vars: tf.Variable[] = [];
-    for (const [list, param] of [
-      [params, true],
-      [buffers, false],
-    ] as const) {
-      for (const [name, v] of list) {
-        if (v.dtype !== 'float32' && v.dtype !== 'int32') {
-          throw new ValueError(
-            `Trainer (parallel): '${name}' has dtype ${v.dtype}; parallel training synchronises float32 and int32 tensors only.`,
-          );
-        }
-        entries.push({ name, shape: [...v.shape], dtype: v.dtype, param });
-        vars.push(v);
-      }
-    }
-    const { Worker, MessageChannel } = await import('node:worker_threads');
-    const entryUrl = await locateWorkerEntry();
-    const moduleUrl = await moduleHref(o.module);
-    const n = o.workers;
-    const L = new CtrlLayout(entries.length, n);
-    const shared = {
-      ctrl: new SharedArrayBuffer(4 * L.i32Length),
-      num: new SharedArrayBuffer(8 * L.f64Length),
-      text: new SharedArrayBuffer(2 * TEXT_UNITS * n),
-    };
-    const { bytes } = entryOffsets(entries);
-    const paramBuf = new SharedArrayBuffer(Math.max(bytes, 8));
-    const gradBufs = Array.from({ length: n }, () => new SharedArrayBuffer(Math.max(bytes, 8)));
-    const mainShard = o.mainShard ?? true;
-    const workers: WorkerT[] = [];
-    const ports: PortT[] = [];
-    const ready: Promise<void>[] = [];
-    let starting = true;
-    for (let k = 0; k < n; k++) {
-      const { port1, port2 } = new MessageChannel();
-      const init: WorkerInit & { port: PortT } = {
-        protocol: PROTOCOL_VERSION,
-        moduleUrl,
-        exportName: o.exportName ?? 'default',
-        options: o.options,
-        index: k,
-        workers: n,
-        mainShard,
-        backend: tf.getBackend(),
-        ...shared,
-        params: paramBuf,
-        grads: gradBufs[k]!,
-        entries,
-        port: port2,
-      };
-      const w = new Worker(entryUrl, {
-        workerData: init,
-        transferList: [port2],
-        ...(o.execArgv ? { execArgv: o.execArgv } : {}),
-      });
-      workers.push(w);
-      ports.push(port1);
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          const fail = (message: string, stack?: string) =>
-            reject(new ParallelWorkerError(k, message, stack, undefined, n));
-          port1.on('message', (m: WorkerMessage) => {
-            if (m.type === 'ready') resolve();
-            else if (m.type === 'error') fail(m.message, m.stack);
-          });
-          w.once('error', (e: unknown) => {
-            const err = e instanceof Error ? e : new Error(String(e));
-            fail(`${err.name}: ${err.message}`, err.stack);
-          });
-          w.once('exit', (code: number) => {
-            if (starting) fail(`the worker thread exited while starting (exit code ${code})`);
-          });
-        }),
-      );
-    }
-    const timeoutMs = o.startupTimeoutMs ?? 120_000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new ParallelWorkerError(
-              0,
-              `the workers were not ready after ${timeoutMs} ms (parallel.startupTimeoutMs)`,
-              undefined,
-              undefined,
-              n,
-            ),
-          ),
-        timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([Promise.all(ready), timeout]);
-    } catch (e) {
-      for (const p of ports) p.close();
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw e;
-    } finally {
-      starting = false;
-      clearTimeout(timer);
-      for (const p of ports) p.removeAllListeners('message');
-    }
-    const engine = new ParallelEngine(
-      {
-        workers: n,
-        mainShard,
-        reduction: o.reduction ?? 'mean',
-        ...(o.stepTimeoutMs !== undefined ? { stepTimeoutMs: o.stepTimeoutMs } : {}),
-      },
-      entries,
-      vars,
-      workers,
-      ports,
-      shared,
-      paramBuf,
-      gradBufs,
-    );
+    const engine = new ParallelEngine(await startWorkers(o, params, buffers));
     live.add(engine);
     return engine;
   }
 
   /** Checks the batch and splits its rows: even shares, the first shards one row more. */
   plan(batch: unknown): ShardPlan {
-    const { tensors } = leavesOf(batch);
-    const total = tensors[0]!.shape[0]!;
-    const shards = this.opts.workers + (this.opts.mainShard ? 1 : 0);
-    const base = Math.floor(total / shards);
-    const extra = total % shards;
-    const rows = Array.from({ length: shards }, (_, s) => base + (s < extra ? 1 : 0));
-    const mainRows = this.opts.mainShard ? rows.shift()! : 0;
-    const workerStart: number[] = [];
-    let start = mainRows;
-    for (const r of rows) {
-      workerStart.push(start);
-      start += r;
-    }
-    return { total, mainRows, workerStart, workerRows: rows };
+    return planShards(batch, this.opts.workers, this.opts.mainShard);
   }
 
   /** (Re)allocates the workers' data buffers when the batch structure or size changes. */
@@ -608,17 +285,7 @@ export class ParallelEngine {
    * slices to dispose after the step.
    */
   mainShard(batch: unknown, plan: ShardPlan): { batch: unknown; owned: tf.Tensor[] } {
-    if (plan.mainRows === plan.total) return { batch, owned: [] };
-    const { kind, keys, tensors } = leavesOf(batch);
-    const owned = tensors.map((t) => tf.slice(t, 0, plan.mainRows));
-    if (kind === 'tensor') return { batch: owned[0], owned };
-    if (kind === 'array') return { batch: owned.slice(), owned };
-    const rec: Record<string, tf.Tensor> = {};
-    keys.forEach((k, i) => {
-      rec[String(k)] = owned[i]!;
-    });
-    if (kind === 'batch') return { batch: shardOfBatch(rec, plan.mainRows), owned };
-    return { batch: rec, owned };
+    return mainShardOf(batch, plan);
   }
 
   /** Waits (without blocking the event loop) until every worker is done with the step. */
