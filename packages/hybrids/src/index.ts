@@ -33,7 +33,11 @@ export {
   type TensorModule,
 } from './flow-posterior.js';
 export {
+  LatentMap,
+  type LatentMapOptions,
+  PixelDecoder,
   type PixelDecoderOptions,
+  type PixelDecoderVaeOptions,
   type PixelVaeOptions,
   pixelDecoder,
   pixelVae,

@@ -6,7 +6,7 @@
 import { mlp, Rng, tf, ValueError } from '@dgm-js/core-tensors';
 import { disposeAll, expectNoLeaks } from '@dgm-js/test-utils';
 import { describe, expect, it } from 'vitest';
-import { pixelDecoder, pixelVae, sameDepthPixelCnn } from './index.js';
+import { LatentMap, pixelDecoder, pixelVae, sameDepthPixelCnn } from './index.js';
 
 type Tensor = tf.Tensor;
 const binary = (n: number, d: number, seed: number) =>
@@ -42,7 +42,7 @@ describe('pixelVae', () => {
         tf.sub(tf.mul(0.5, tf.add(tf.square(scale), tf.square(loc))), tf.add(tf.log(scale), 0.5)),
         -1,
       );
-      const px = vae.decoder.condition(tf.reshape(z, [k * 5, 3])); // the PixelCNN itself
+      const px = vae.decoder.condition(tf.reshape(z, [k * 5, 3])); // latent map + PixelCNN
       const ll = tf.reshape(px.logProb(tf.reshape(tf.tile(x, [k, 1]), [k * 5, 4, 4, 1])), [k, 5]);
       return tf.sub(tf.mean(klv), tf.mean(ll));
     });
@@ -100,15 +100,59 @@ describe('pixelVae', () => {
 
   it('the same-depth PixelCNN has the decoder reach and its parameters minus the latent maps', () => {
     const o = { height: 8, width: 8, layers: 2, hiddenChannels: 8, rng: new Rng(0) };
-    const dec = pixelDecoder({ ...o, latentDim: 5 });
     const base = sameDepthPixelCnn(o);
-    expect(dec.receptiveReach()).toEqual(base.receptiveReach());
-    expect(dec.numLayers).toBe(2);
-    // two conditioning maps (gate halves) per gated layer, latentDim x hidden each, no bias
-    expect(dec.numParams() - base.numParams()).toBe(2 * (o.layers + 1) * 5 * o.hiddenChannels);
-    dec.dispose();
+    // two conditioning maps (gate halves) per gated layer, no bias: c x hidden each, where c is
+    // the latent map's channels (or the latent size for vector conditioning)
+    for (const [dec, c] of [
+      [pixelDecoder({ ...o, latentDim: 5, conditioning: 'vector' }), 5],
+      [pixelDecoder({ ...o, latentDim: 5, mapChannels: 3 }), 3],
+    ] as const) {
+      expect(dec.pixel.receptiveReach()).toEqual(base.receptiveReach());
+      expect(dec.pixel.numLayers).toBe(2);
+      expect(dec.pixel.numParams() - base.numParams()).toBe(2 * (o.layers + 1) * c * 8);
+      dec.dispose();
+    }
     base.dispose();
     expect(() => pixelDecoder({ ...o, latentDim: 0 })).toThrow(ValueError);
+    expect(() => pixelDecoder({ ...o, latentDim: 2, conditioning: 'x' as never })).toThrow(
+      /conditioning/,
+    );
+  });
+
+  it('the latent map has the image size; both conditionings give normalised p(x | z)', () => {
+    for (const [h, w] of [
+      [28, 28],
+      [3, 5],
+    ] as const) {
+      const m = new LatentMap(4, { height: h, width: w, channels: 2, rng: new Rng(1) });
+      const out = m.apply(tf.zeros([3, 4]));
+      expect(out.shape).toEqual([3, h, w, 2]);
+      out.dispose();
+      m.dispose();
+    }
+    const vec = pixelVae({
+      height: 2,
+      width: 2,
+      latentDim: 2,
+      layers: 1,
+      hiddenChannels: 4,
+      firstKernelSize: 3,
+      conditioning: 'vector',
+      rng: new Rng(2),
+    });
+    const xs = tf.tensor4d(
+      Array.from({ length: 16 }, (_, i) => [0, 1, 2, 3].map((j) => (i >> j) & 1)).flat(),
+      [16, 2, 2, 1],
+    );
+    const total = tf.tidy(() => {
+      const px = vec.decode(tf.randomNormal([2, 1, 2], 0, 2, 'float32', 6));
+      const lp = px.logProb(xs);
+      px.dispose();
+      return tf.sum(tf.exp(lp), 1);
+    });
+    expect(total).toBeAllclose([1, 1], { rtol: 0, atol: 1e-5 });
+    tf.dispose([total, xs]);
+    vec.dispose();
   });
 
   it('samples binary images pixel by pixel; a 28 x 28 model takes flat MNIST batches (conv encoder)', async () => {

@@ -436,7 +436,7 @@ export const hybridsSuite: Suite = {
     }
     notes.push(
       `pixel models: gated PixelCNN decoder with ${S.pixelLayers + 1} gated layers (7x7 first, then 3x3), ${S.pixelChannels} channels, ` +
-        `conditioned on a ${S.pixelLatent}-d latent through linear maps into every gate; conv encoder (stride-2 3x3, channels ${S.encoderChannels.join('-')}); ` +
+        `conditioned on a ${S.pixelLatent}-d latent upsampled to a 28x28x8 feature map (LatentMap: dense to 7x7x32, two nearest-neighbour x2 upsamplings with 3x3 convolutions) that enters every gated layer through 1x1 convolutions (Gulrajani et al.); conv encoder (stride-2 3x3, channels ${S.encoderChannels.join('-')}); ` +
         `the baseline is the same network without the latent.`,
     );
 
