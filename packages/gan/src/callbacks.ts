@@ -4,7 +4,14 @@
  * (`name`, `onStepEnd`, `saveState` / `loadState` with `{ json, tensors }`), so these can move
  * onto the shared Trainer once it hosts two-player loops.
  */
-import { type Generator, type Module, saveImageGrid, tf, ValueError } from '@dgm-js/core-tensors';
+import {
+  checkInt,
+  type Generator,
+  type Module,
+  saveImageGrid,
+  tf,
+  ValueError,
+} from '@dgm-js/core-tensors';
 
 type Tensor = tf.Tensor;
 
@@ -195,9 +202,7 @@ export class SampleGrids implements GanCallback {
   private lastStep = -1;
 
   constructor(opts: SampleGridOptions) {
-    if (!(Number.isInteger(opts?.every) && opts.every >= 1)) {
-      throw new ValueError(`SampleGrids: every must be an integer >= 1, got ${opts?.every}.`);
-    }
+    checkInt(opts?.every, 'every', 'SampleGrids');
     if (typeof opts.save !== 'function') {
       throw new ValueError(
         'SampleGrids: save must be a function ({ step, samples, emaSamples }) => void.',
