@@ -74,6 +74,7 @@ export {
   type ReconstructOptions,
   type SampleOptions,
   VAE,
+  type VaeBatch,
   type VaeOptions,
   type VaeSampleOptions,
 } from './model.js';

@@ -95,6 +95,12 @@ function isDistribution(d: unknown): d is Distribution {
 }
 
 /**
+ * What a VAE's training objective takes as a batch: the data `x` as a tensor, as `{ x }`, or as a
+ * dataset batch `{ tensors: { x } }` (what `batches(ds)` of `@dgm-js/datasets` yields).
+ */
+export type VaeBatch = Tensor | { x: Tensor } | { tensors: { x: Tensor } };
+
+/**
  * A variational autoencoder from parts: `new VAE({ encoder, decoder, prior, estimator? })`.
  *
  * - The KL term is analytic when the `kl` registry of core-tensors has the (posterior, prior)
@@ -315,10 +321,16 @@ export class VAE<E extends Conditional = Conditional, D extends Conditional = Co
    *   data, optimizer: tf.train.adam(1e-3), epochs: 10 });
    * ```
    */
-  objective(opts: TrainOptions = {}): Objective<Tensor | { x: Tensor }> {
+  objective(opts: TrainOptions = {}): Objective<VaeBatch> {
     return {
-      loss: (batch: Tensor | { x: Tensor }, ctx: StepContext) => {
-        const x = batch instanceof tf.Tensor ? batch : batch.x;
+      loss: (batch: VaeBatch, ctx: StepContext) => {
+        const x =
+          batch instanceof tf.Tensor ? batch : 'tensors' in batch ? batch.tensors.x : batch.x;
+        if (!(x instanceof tf.Tensor)) {
+          throw new ValueError(
+            `${this.kind}.objective: a batch must be a tensor, { x }, or a dataset batch { tensors: { x } } (as batches(ds) of @dgm-js/datasets yields).`,
+          );
+        }
         return this.loss(x, { ...opts, rng: ctx.rng, step: ctx.step });
       },
     };

@@ -388,3 +388,23 @@ describe('errors', () => {
     vae.dispose();
   });
 });
+
+describe('objective batches', () => {
+  it('takes a tensor, { x } and a dataset batch { tensors: { x } } alike, and names the forms otherwise', () => {
+    const vae = gaussian(3);
+    const x = data(8, 4);
+    const obj = vae.objective();
+    const at = (b: unknown) => {
+      const { loss, metrics } = obj.loss(b as tf.Tensor, { rng: new Rng(9), step: 0 } as never);
+      const v = value(loss);
+      tf.dispose([loss, ...Object.values(metrics).filter((m) => m instanceof tf.Tensor)]);
+      return v;
+    };
+    const plain = at(x);
+    expect(at({ x })).toBe(plain);
+    expect(at({ tensors: { x } })).toBe(plain);
+    expect(() => at({ tensors: { y: x } })).toThrow(/tensors: \{ x \}/);
+    x.dispose();
+    vae.dispose();
+  });
+});
