@@ -14,7 +14,8 @@ import {
   wasmKernelOverrides,
 } from '@dgm-js/core-tensors';
 import { runPeer, torchVersion } from '../peer.js';
-import { type Row, ratioOf, type SuiteResult } from '../report.js';
+import type { SuiteResult } from '../report.js';
+import { peerLabel, RowTable } from '../rows.js';
 import { medianMs, progress } from '../timing.js';
 import { parallelRows } from './kernels-parallel.js';
 import type { Suite } from './types.js';
@@ -213,30 +214,14 @@ export const kernelsSuite: Suite = {
         : 'PyTorch peer absent (peer: null)',
     );
     const peer = await peerP;
-    const rows: Row[] = [];
+    const results = new RowTable({ peer: peerLabel(peer), echo: 2 });
     const add = (
       name: string,
       value: number,
       unit: string,
       peerValue: number | undefined,
       note?: string,
-    ) => {
-      const row: Row = {
-        name,
-        value,
-        unit,
-        peer:
-          peer && peerValue !== undefined
-            ? { name: `pytorch-${peer.torch}-1thread`, value: peerValue }
-            : null,
-        ratio: peer ? ratioOf(value, peerValue) : null,
-      };
-      if (note) row.note = note;
-      rows.push(row);
-      progress(
-        `${name}: ${value.toFixed(2)} ${unit}${row.peer ? ` (peer ${row.peer.value.toFixed(2)})` : ''}`,
-      );
-    };
+    ) => results.add(name, value, unit, { peer: peerValue, note });
 
     const gIters = quick ? 10 : 30;
     const native = info.name === 'wasm' ? nativeKernelsStatus() : null;
@@ -337,7 +322,7 @@ export const kernelsSuite: Suite = {
     }
     // Data parallelism over worker threads (speed-up against our own one-process run).
     for (const row of await parallelRows(profile)) {
-      rows.push(row);
+      results.rows.push(row);
       progress(`${row.name}: ${row.value.toFixed(2)} ${row.unit}`);
     }
     notes.push(
@@ -354,7 +339,7 @@ export const kernelsSuite: Suite = {
       profile,
       backend: info.name,
       date: new Date().toISOString(),
-      rows,
+      rows: results.rows,
       notes,
     };
   },
