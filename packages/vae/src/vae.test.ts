@@ -397,7 +397,7 @@ describe('objective batches', () => {
     const at = (b: unknown) => {
       const { loss, metrics } = obj.loss(b as tf.Tensor, { rng: new Rng(9), step: 0 } as never);
       const v = value(loss);
-      tf.dispose([loss, ...Object.values(metrics).filter((m) => m instanceof tf.Tensor)]);
+      tf.dispose([loss, ...Object.values(metrics ?? {}).filter((m) => m instanceof tf.Tensor)]);
       return v;
     };
     const plain = at(x);
