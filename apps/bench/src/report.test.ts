@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expectNoLeaks } from '@dgm-js/test-utils';
@@ -26,6 +26,8 @@ describe('results files and REPORT.md', () => {
       ],
       notes: ['a note'],
     };
+    // another tool's JSON in the same folder (the kernels speed guard's) is skipped by the report
+    await writeFile(join(dir, 'check-kernels.json'), '{"ok": true, "levels": []}');
     await writeSuite(dir, result);
     const back = JSON.parse(await readFile(join(dir, 'demo.json'), 'utf8'));
     expect(back).toEqual(result);

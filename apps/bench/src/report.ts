@@ -88,6 +88,8 @@ export async function writeReport(dir: string): Promise<void> {
   ];
   for (const f of files) {
     const r = JSON.parse(await readFile(join(dir, f), 'utf8')) as SuiteResult;
+    // other JSON in the folder (e.g. the kernels speed guard's check-kernels.json) is no suite's
+    if (typeof r?.suite !== 'string' || !Array.isArray(r.rows)) continue;
     parts.push(
       `## ${r.suite}`,
       '',
