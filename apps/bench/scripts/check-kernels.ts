@@ -19,6 +19,8 @@
  *   node_modules/.bin/tsx apps/bench/scripts/check-kernels.ts [--isa avx512,avx2] [--peer]
  *     [--update-baseline] [--baseline <file>] [--out <file>] [--allow-missing]
  * --allow-missing exits 0 when the native kernels do not load (the TypeScript fallback).
+ * A level with a failing row runs again (up to twice more), each row keeping its best value, so
+ * one noisy sample does not fail the check while a real regression fails every run.
  * Takes ~1 minute on 2 cores (each level in its own process, one after the other).
  */
 import { spawnSync } from 'node:child_process';
@@ -35,6 +37,8 @@ const DEFAULT_OUT = join(HERE, '..', 'results', 'check-kernels.json');
 const BASELINE_FACTOR = 2;
 /** The automatic conv path this much slower than the other one fails. */
 const PATH_FACTOR = 1.5;
+/** A level with a failing row is run again up to this many times, keeping each row's best. */
+const RETRIES = 2;
 
 interface CheckRow {
   name: string;
@@ -57,6 +61,8 @@ interface LevelResult {
   blas: string;
   rows: CheckRow[];
   seconds: number;
+  /** How many runs of this level the rows are the best of (1 when absent). */
+  attempts?: number;
 }
 
 interface Baseline {
@@ -323,12 +329,6 @@ async function parent(): Promise<number> {
     if (r.isa !== isa) throw new Error(`DGM_NATIVE_ISA=${isa} ran at ${r.isa} instead`);
     levels.push(r);
   }
-  for (const l of levels)
-    for (const row of l.rows) {
-      const p = row.peerKey && peer ? peer[row.peerKey] : undefined;
-      row.ratio = p && p > 0 ? row.value / p : null;
-    }
-
   const failures: string[] = [];
   let baseline: Baseline | null = null;
   try {
@@ -337,46 +337,46 @@ async function parent(): Promise<number> {
     if (!opts.update)
       failures.push(`no baseline at ${opts.baseline} (create it with --update-baseline)`);
   }
+  // A row that fails is measured again (its whole level, in a fresh process) up to RETRIES
+  // times, keeping each row's best value: noise on a shared machine only ever makes a row
+  // slower, and one slow sample (seen in CI: gemm-512-ts-kernels at 10.6 GFLOP/s, then 25-31 in
+  // the next levels) must not fail the check, while a real regression fails every attempt.
+  for (let i = 0; i < levels.length; i++) {
+    for (let attempt = 0; attempt < RETRIES; attempt++) {
+      if (levelProblems(levels[i]!, baseline).size === 0) break;
+      const again = runLevel(levels[i]!.forced ? levels[i]!.isa : null);
+      if ('missing' in again) break;
+      process.stderr.write(
+        `[check-kernels] ${levels[i]!.isa}: measured again (attempt ${attempt + 2})\n`,
+      );
+      levels[i] = mergeBest(levels[i]!, again);
+    }
+  }
+  for (const l of levels)
+    for (const row of l.rows) {
+      const p = row.peerKey && peer ? peer[row.peerKey] : undefined;
+      row.ratio = p && p > 0 ? row.value / p : null;
+    }
   const lines: string[] = [];
   for (const l of levels) {
     lines.push(
       '',
-      `== ${l.isa}${l.forced ? ' (forced: DGM_NATIVE_ISA)' : ' (default)'}, OpenBLAS ${l.blas}, ${fmt(l.seconds, 1)} s`,
+      `== ${l.isa}${l.forced ? ' (forced: DGM_NATIVE_ISA)' : ' (default)'}, OpenBLAS ${l.blas}, ${fmt(l.seconds, 1)} s${l.attempts && l.attempts > 1 ? `, best of ${l.attempts} runs` : ''}`,
       'row                                      cpu value    unit     ours/peer  vs twin  vs baseline  verdict',
     );
+    const problemsByRow = levelProblems(l, baseline);
     const byName = new Map(l.rows.map((r) => [r.name, r]));
     for (const row of l.rows) {
-      const problems: string[] = [];
+      const problems = problemsByRow.get(row.name) ?? [];
       let twinText = '';
-      if (row.twin) {
-        const t = byName.get(row.twin);
-        if (t) {
-          const speedup = higherIsBetter(row.unit) ? row.value / t.value : t.value / row.value;
-          twinText = `${fmt(speedup)}x`;
-          if (!(speedup >= 1))
-            problems.push(
-              `slower than its TypeScript twin ${row.twin} (${fmt(t.value)} ${t.unit})`,
-            );
-        }
-      }
-      if (row.alt) {
-        const slower = row.value / row.alt.value;
-        twinText = `${row.alt.chosen}/${row.alt.path} ${fmt(slower)}`;
-        if (slower > PATH_FACTOR)
-          problems.push(
-            `the automatic path (${row.alt.chosen}) takes ${fmt(row.value)} ms, ${fmt(slower)}x the ${row.alt.path} path (${fmt(row.alt.value)} ms): the direct kernels or their table (dgm_conv_prefer_direct) are wrong for ${l.isa}`,
-          );
-      }
-      let baseText = '—';
+      const t = row.twin ? byName.get(row.twin) : undefined;
+      if (t)
+        twinText = `${fmt(higherIsBetter(row.unit) ? row.value / t.value : t.value / row.value)}x`;
+      if (row.alt) twinText = `${row.alt.chosen}/${row.alt.path} ${fmt(row.value / row.alt.value)}`;
       const b = baseline?.levels[l.isa]?.[row.name];
-      if (b) {
-        const worse = higherIsBetter(row.unit) ? b.value / row.value : row.value / b.value;
-        baseText = `${fmt(worse)}x`;
-        if (!(worse <= BASELINE_FACTOR))
-          problems.push(
-            `${fmt(worse)}x worse than the baseline (${fmt(b.value)} -> ${fmt(row.value)} ${row.unit})`,
-          );
-      }
+      const baseText = b
+        ? `${fmt(higherIsBetter(row.unit) ? b.value / row.value : row.value / b.value)}x`
+        : '—';
       for (const p of problems) failures.push(`${l.isa}: ${row.name}: ${p}`);
       lines.push(
         `${row.name.padEnd(40)} ${fmt(row.value).padStart(9)}  ${row.unit.padEnd(8)} ${fmt(row.ratio).padStart(9)}  ${twinText.padStart(7)}  ${baseText.padStart(11)}  ${problems.length ? 'FAIL' : 'ok'}`,
@@ -419,6 +419,51 @@ async function parent(): Promise<number> {
   }
   console.log(`\ncheck-kernels: ok (${levels.map((l) => l.isa).join(', ')}) in ${fmt(total, 1)} s`);
   return 0;
+}
+
+/** Each row's problems in one level: slower than its twin, worse than the baseline, wrong path. */
+function levelProblems(l: LevelResult, baseline: Baseline | null): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const byName = new Map(l.rows.map((r) => [r.name, r]));
+  for (const row of l.rows) {
+    const problems: string[] = [];
+    const t = row.twin ? byName.get(row.twin) : undefined;
+    if (t) {
+      const speedup = higherIsBetter(row.unit) ? row.value / t.value : t.value / row.value;
+      if (!(speedup >= 1))
+        problems.push(`slower than its TypeScript twin ${t.name} (${fmt(t.value)} ${t.unit})`);
+    }
+    if (row.alt) {
+      const slower = row.value / row.alt.value;
+      if (slower > PATH_FACTOR)
+        problems.push(
+          `the automatic path (${row.alt.chosen}) takes ${fmt(row.value)} ms, ${fmt(slower)}x the ${row.alt.path} path (${fmt(row.alt.value)} ms): the direct kernels or their table (dgm_conv_prefer_direct) are wrong for ${l.isa}`,
+        );
+    }
+    const b = baseline?.levels[l.isa]?.[row.name];
+    if (b) {
+      const worse = higherIsBetter(row.unit) ? b.value / row.value : row.value / b.value;
+      if (!(worse <= BASELINE_FACTOR))
+        problems.push(
+          `${fmt(worse)}x worse than the baseline (${fmt(b.value)} -> ${fmt(row.value)} ${row.unit})`,
+        );
+    }
+    if (problems.length) out.set(row.name, problems);
+  }
+  return out;
+}
+
+/** Two runs of one level merged row by row, each keeping its best value (and best alt path). */
+function mergeBest(a: LevelResult, b: LevelResult): LevelResult {
+  const other = new Map(b.rows.map((r) => [r.name, r]));
+  const rows = a.rows.map((r) => {
+    const o = other.get(r.name);
+    if (!o) return r;
+    const better = higherIsBetter(r.unit) ? Math.max(r.value, o.value) : Math.min(r.value, o.value);
+    const alt = r.alt && o.alt ? { ...r.alt, value: Math.min(r.alt.value, o.alt.value) } : r.alt;
+    return { ...r, value: better, alt };
+  });
+  return { ...a, rows, seconds: a.seconds + b.seconds, attempts: (a.attempts ?? 1) + 1 };
 }
 
 const round = (v: number) => Number(v.toPrecision(4));
