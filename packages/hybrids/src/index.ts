@@ -32,6 +32,19 @@ export {
   radialPosterior,
   type TensorModule,
 } from './flow-posterior.js';
+// InfoVAE / MMD-VAE, adversarial autoencoder, the ELBO's alternative interpretation
+export {
+  InfoVAE,
+  type InfoVaeOptions,
+  type InfoVaeSettings,
+  type InfoVaeTerms,
+} from './infovae.js';
+export { type KernelMmdOptions, kernelMmd2 } from './infovae-mmd.js';
+export {
+  type AlternativeInterpretation,
+  alternativeInterpretation,
+  type EnumerableModel,
+} from './interpretation.js';
 export {
   LatentMap,
   type LatentMapOptions,
