@@ -57,3 +57,28 @@ export {
   sameDepthPixelCnn,
 } from './pixel-vae.js';
 export { type MafPriorOptions, mafPrior } from './priors.js';
+// multimodal VAE (product of experts) and its JMVAE baseline
+export {
+  CategoricalDecoder,
+  categoricalDecoder,
+  checkRng,
+  diagNormal,
+  fromPaired,
+  GaussianExpert,
+  type GaussianParams,
+  JMVAE,
+  type JmvaeObjectiveOptions,
+  jmvaeObjective,
+  type MlpModalityOptions,
+  type Modality,
+  type MultimodalBoundOptions,
+  type MultimodalElboOptions,
+  MultimodalModel,
+  MVAE,
+  type MvaeBatch,
+  type MvaeObjectiveOptions,
+  mlpModality,
+  mvaeObjective,
+  type ProductOfGaussiansOptions,
+  productOfGaussians,
+} from './mvae/index.js';
