@@ -45,18 +45,6 @@ export {
   alternativeInterpretation,
   type EnumerableModel,
 } from './interpretation.js';
-export {
-  LatentMap,
-  type LatentMapOptions,
-  PixelDecoder,
-  type PixelDecoderOptions,
-  type PixelDecoderVaeOptions,
-  type PixelVaeOptions,
-  pixelDecoder,
-  pixelVae,
-  sameDepthPixelCnn,
-} from './pixel-vae.js';
-export { type MafPriorOptions, mafPrior } from './priors.js';
 // multimodal VAE (product of experts) and its JMVAE baseline
 export {
   CategoricalDecoder,
@@ -82,3 +70,15 @@ export {
   type ProductOfGaussiansOptions,
   productOfGaussians,
 } from './mvae/index.js';
+export {
+  LatentMap,
+  type LatentMapOptions,
+  PixelDecoder,
+  type PixelDecoderOptions,
+  type PixelDecoderVaeOptions,
+  type PixelVaeOptions,
+  pixelDecoder,
+  pixelVae,
+  sameDepthPixelCnn,
+} from './pixel-vae.js';
+export { type MafPriorOptions, mafPrior } from './priors.js';
