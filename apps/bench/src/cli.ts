@@ -47,10 +47,18 @@ async function main() {
     const suite = SUITES.find((s) => s.name === name)!;
     progress(`suite ${name} (${opts.profile}) starting`);
     const ts = performance.now();
+    const cpu0 = process.cpuUsage();
     try {
       const result = await suite.run(opts.profile, { resultsDir: opts.out });
+      const cpu = process.cpuUsage(cpu0);
+      result.timing = {
+        wallSeconds: (performance.now() - ts) / 1000,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      };
       await writeSuite(opts.out, result);
-      progress(`suite ${name} done in ${((performance.now() - ts) / 1000).toFixed(1)} s`);
+      progress(
+        `suite ${name} done in ${result.timing.wallSeconds.toFixed(1)} s (${result.timing.cpuSeconds.toFixed(1)} s CPU)`,
+      );
     } catch (e) {
       failed++;
       progress(`suite ${name} FAILED: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

@@ -29,6 +29,8 @@ export interface SuiteResult {
   notes?: string[];
   /** Figures written next to the results, relative to the results directory. */
   figures?: Figure[];
+  /** What the suite cost: wall seconds, and CPU seconds of the bench process (peers excluded). */
+  timing?: { wallSeconds: number; cpuSeconds: number };
 }
 
 /** Ratio ours/peer where both exist and are positive; lower is better for costs. */
@@ -93,7 +95,7 @@ export async function writeReport(dir: string): Promise<void> {
     parts.push(
       `## ${r.suite}`,
       '',
-      `profile \`${r.profile}\`, backend \`${r.backend}\`, ${r.date}`,
+      `profile \`${r.profile}\`, backend \`${r.backend}\`, ${r.date}${r.timing ? `; took ${r.timing.wallSeconds.toFixed(0)} s wall, ${r.timing.cpuSeconds.toFixed(0)} s CPU of the bench process` : ''}`,
       '',
     );
     parts.push(

@@ -86,8 +86,8 @@ const SETTINGS: Record<Profile, Settings> = {
     gaussSteps: 200,
     iwaeK: 100,
     iwaeChunk: 100,
-    iwaeTest: 500,
-    jangSteps: 300,
+    iwaeTest: 300,
+    jangSteps: 200,
     throughputSteps: 10,
   },
   full: {
