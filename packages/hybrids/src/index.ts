@@ -32,6 +32,23 @@ export {
   radialPosterior,
   type TensorModule,
 } from './flow-posterior.js';
+// FlowGAN and VAE-GAN (adversarial hybrids)
+export {
+  dequantizedBatches,
+  FlowGan,
+  type FlowGanFlowOptions,
+  type FlowGanGeneratorLoss,
+  type FlowGanMode,
+  type FlowGanOptions,
+  flowGanFlow,
+} from './flowgan.js';
+export {
+  AdversarialLoop,
+  type AdversarialLoopOptions,
+  type LoopContext,
+  type LoopPlayer,
+} from './flowgan-loop.js';
+export { FlowGanTrainer, type FlowGanTrainerOptions } from './flowgan-train.js';
 // InfoVAE / MMD-VAE, adversarial autoencoder, the ELBO's alternative interpretation
 export {
   InfoVAE,
