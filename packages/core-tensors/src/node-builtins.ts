@@ -4,9 +4,12 @@
 
 /** The Node built-ins dgm.js loads on demand, by specifier. */
 export interface NodeBuiltins {
+  'node:fs': typeof import('node:fs');
   'node:fs/promises': typeof import('node:fs/promises');
   'node:module': typeof import('node:module');
   'node:path': typeof import('node:path');
+  'node:url': typeof import('node:url');
+  'node:worker_threads': typeof import('node:worker_threads');
 }
 
 /**

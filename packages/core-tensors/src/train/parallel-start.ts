@@ -5,6 +5,7 @@
  */
 import { ValueError } from '../errors.js';
 import { isNode } from '../nn/io.js';
+import { nodeBuiltin } from '../node-builtins.js';
 import { tf } from '../tf.js';
 import { checkInt } from '../validate.js';
 import { type ParallelOptions, ParallelWorkerError } from './parallel-options.js';
@@ -40,8 +41,8 @@ export interface StartedWorkers {
 }
 
 async function locateWorkerEntry(): Promise<URL> {
-  const { existsSync } = await import('node:fs');
-  const { fileURLToPath } = await import('node:url');
+  const { existsSync } = await nodeBuiltin('node:fs');
+  const { fileURLToPath } = await nodeBuiltin('node:url');
   // Built: this code sits in dist/ next to the worker entry. From sources (tests): src/train/.
   // The paths are not literals inside `new URL(...)` so that browser bundlers, which treat
   // `new URL('literal', import.meta.url)` as an asset to emit, leave this Node-only code alone.
@@ -61,8 +62,8 @@ async function moduleHref(m: URL | string): Promise<string> {
     throw new ValueError('Trainer (parallel): parallel.module must be a URL or a file path.');
   }
   if (/^[a-z][a-z0-9+.-]+:/i.test(m)) return m;
-  const { pathToFileURL } = await import('node:url');
-  const { resolve } = await import('node:path');
+  const { pathToFileURL } = await nodeBuiltin('node:url');
+  const { resolve } = await nodeBuiltin('node:path');
   return pathToFileURL(resolve(m)).href;
 }
 
@@ -111,7 +112,7 @@ export async function startWorkers(
       vars.push(v);
     }
   }
-  const { Worker, MessageChannel } = await import('node:worker_threads');
+  const { Worker, MessageChannel } = await nodeBuiltin('node:worker_threads');
   const entryUrl = await locateWorkerEntry();
   const moduleUrl = await moduleHref(o.module);
   const n = o.workers;
