@@ -18,6 +18,18 @@
  * });
  * ```
  */
+// adversarial autoencoder (AAE) and its latent priors
+export {
+  AAE,
+  type AaeOptimizers,
+  type AaeOptions,
+  type AaeTerms,
+} from './aae.js';
+export {
+  type GaussianMixturePriorOptions,
+  gaussianMixturePrior,
+  type LatentSampler,
+} from './aae-priors.js';
 export { FlatContext, flatContext } from './adapters.js';
 export {
   FlowPosterior,
@@ -49,7 +61,7 @@ export {
   type LoopPlayer,
 } from './flowgan-loop.js';
 export { FlowGanTrainer, type FlowGanTrainerOptions } from './flowgan-train.js';
-// InfoVAE / MMD-VAE, adversarial autoencoder, the ELBO's alternative interpretation
+// InfoVAE / MMD-VAE and the ELBO's alternative interpretation
 export {
   InfoVAE,
   type InfoVaeOptions,
