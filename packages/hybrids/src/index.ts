@@ -61,6 +61,8 @@ export {
   type LoopPlayer,
 } from './flowgan-loop.js';
 export { FlowGanTrainer, type FlowGanTrainerOptions } from './flowgan-train.js';
+export { VaeGan, type VaeGanOptions, type VaeGanTerms } from './vae-gan.js';
+export { VaeGanTrainer, type VaeGanTrainerOptions } from './vae-gan-train.js';
 // InfoVAE / MMD-VAE and the ELBO's alternative interpretation
 export {
   InfoVAE,
