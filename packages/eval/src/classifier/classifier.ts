@@ -41,7 +41,8 @@ export interface ImageClassifier {
 
 /**
  * A classifier built from shipped weights: an {@link ImageClassifier} plus `accuracy` and
- * `dispose` (it owns the weights).
+ * `dispose` (it owns the weights). The weights are base64 or raw DGW1 bytes, so they can also
+ * come from a URL (no file system: works in a browser).
  *
  * @example
  * ```ts
@@ -49,6 +50,9 @@ export interface ImageClassifier {
  * const { logProbs, features } = clf.classify(x); // x [n, 28, 28, 1] or [n, 784], pixels in [0, 1]
  * tf.dispose([logProbs, features]);
  * clf.dispose();
+ * // or from bytes served elsewhere (same architecture and metadata):
+ * const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+ * const mine = new ShippedImageClassifier({ ...shippedDescription, weights: bytes });
  * ```
  */
 export class ShippedImageClassifier implements ImageClassifier {

@@ -11,6 +11,9 @@ export interface ShippedClassifier {
   labelMarginal: number[];
   /** Facts of the training run (test accuracy, epochs, seed, ...). */
   meta: Record<string, unknown>;
-  /** The float16 weights (DGW1 format), base64. */
-  weights: string;
+  /**
+   * The float16 weights (DGW1 format): base64 (how the package ships them), or the raw bytes
+   * (e.g. fetched from a URL in a browser: `new Uint8Array(await (await fetch(url)).arrayBuffer())`).
+   */
+  weights: string | Uint8Array;
 }
