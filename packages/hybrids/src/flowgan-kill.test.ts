@@ -13,8 +13,10 @@ import { toyFlowGan } from './flowgan-fixture.js';
 
 const here = fileURLToPath(new URL('./', import.meta.url));
 const pkgRoot = fileURLToPath(new URL('../', import.meta.url));
-// tfjs's ESM resolution hooks, shared with @dgm-js/gan's kill test
-const hooks = fileURLToPath(new URL('../../gan/src/fixtures/register-hooks.mjs', import.meta.url));
+// tfjs's ESM resolution hooks, shared with core-tensors' Trainer kill test
+const hooks = fileURLToPath(
+  new URL('../../core-tensors/src/train/fixtures/register-hooks.mjs', import.meta.url),
+);
 let root: string;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'flowgan-kill-'));
