@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DirectoryCheckpointStore, listCheckpoints, tf } from '@dgm-js/core-tensors';
+import { tfjsHooksImport } from '@dgm-js/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { toyGan } from './fixtures/toy-gan.js';
 
@@ -33,7 +34,7 @@ function runChild(dir: string, steps: number, killAt: number) {
           '--import',
           'tsx',
           '--import',
-          join(fixtures, 'register-hooks.mjs'),
+          tfjsHooksImport, // tfjs-core's extensionless ESM imports under plain Node
           join(fixtures, 'gan-child.ts'),
           dir,
           String(steps),
