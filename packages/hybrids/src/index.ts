@@ -113,3 +113,4 @@ export {
   sameDepthPixelCnn,
 } from './pixel-vae.js';
 export { type MafPriorOptions, mafPrior } from './priors.js';
+export { VampPrior, type VampPriorOptions, vampPrior } from './vamp-prior.js';
