@@ -2,15 +2,14 @@
  * Suite `gan`: mode collapse on the 2-D Gaussian toys, with VEEGAN's metrics (Srivastava et al.
  * 2017, section 5.1; see @dgm-js/gan's `modeCoverage`): for each GAN loss, the number of modes
  * covered and the percentage of high-quality samples (within 3 std of the nearest mode) among
- * 2500 samples of the trained generator (its EMA weights), averaged over seeds.
+ * 2500 samples of the trained generator (its EMA weights), averaged over seeds. Then MNIST (see
+ * gan-mnist.ts): an unconditional and a conditional DCGAN scored with @dgm-js/eval's
+ * sample-quality metrics, and the DCGAN step timed against a PyTorch peer.
  *
  * Rows: `toy/8gaussians/<loss>/modes-covered`, `toy/8gaussians/<loss>/high-quality-pct`, the same
- * for `toy/25gaussians`. Figures: the EMA generator's samples over the modes' 3-std circles.
- *
- * Absent on purpose (absent, not zero): `mnist/dcgan/<loss>/<score>` (no MNIST DCGAN is trained
- * here yet: a meaningful sample-quality score needs far more than the quick budget on this
- * machine) and `mnist/dcgan/step-ms` (no PyTorch peer script of the DCGAN step yet, and PyTorch is
- * not installed here to check one: a row without its peer is not the comparison asked for).
+ * for `toy/25gaussians` (full profile); `mnist/dcgan/<loss>/{inception-score,mode-score,fid}`,
+ * `mnist/cdcgan/<loss>/...` (+ `label-accuracy`), `mnist/dcgan/step-ms` (with the peer's).
+ * Figures: the EMA generator's samples over the modes' 3-std circles; MNIST sample grids.
  */
 import { adam, initBackend, Rng } from '@dgm-js/core-tensors';
 import {
@@ -28,6 +27,7 @@ import {
 import { type SuiteResult, writeFigure } from '../report.js';
 import { RowTable } from '../rows.js';
 import { progress } from '../timing.js';
+import { runMnistGan } from './gan-mnist.js';
 import type { Profile, Suite } from './types.js';
 
 /**
@@ -170,7 +170,7 @@ function scatterSvg(
 export const ganSuite: Suite = {
   name: 'gan',
   description:
-    'GAN losses on the 8-Gaussian ring and 25-Gaussian grid: modes covered and % high-quality samples (VEEGAN metrics)',
+    'GAN losses on the 8-Gaussian ring and 25-Gaussian grid (modes covered, % high-quality samples: VEEGAN metrics); MNIST DCGAN and conditional DCGAN (Inception / MODE score, FID-MNIST); the DCGAN step against PyTorch',
   async run(profile: Profile, ctx): Promise<SuiteResult> {
     const info = await initBackend();
     const quick = profile === 'quick';
@@ -231,14 +231,16 @@ export const ganSuite: Suite = {
       `models: MLP generator ${LATENT}-${HIDDEN.join('-')}-2 (ReLU), MLP critic 2-${HIDDEN.join('-')}-1 (leaky ReLU 0.2, double-backprop safe); Adam(${LR}, beta1 0.5, beta2 0.999) for both, cosine decay to 0 over ${steps} steps${quick ? ' (quick: the 8-Gaussian ring only; the 25-Gaussian grid runs in the full profile)' : ''}; EMA of the generator (decay ${EMA}) evaluated`,
       `regularisers: ${LOSSES.map((l) => `${l}: ${RECIPES[l].label}`).join('; ')}`,
       "metrics: VEEGAN's (Srivastava et al. 2017, section 5.1): high quality = within 3 std of the nearest mode centre (ceiling 1 - e^-4.5 = 98.9% for exact samples); a mode is covered when it is the nearest centre of at least one high-quality sample; 2500 samples",
-      'absent: mnist/dcgan rows (no MNIST DCGAN trained in this suite yet; no PyTorch DCGAN peer script yet)',
     );
+    const mnist = await runMnistGan(profile, ctx.resultsDir);
+    figures.push(...mnist.figures);
+    notes.push(...mnist.notes);
     return {
       suite: 'gan',
       profile,
       backend: info.name,
       date: new Date().toISOString(),
-      rows: results.rows,
+      rows: [...results.rows, ...mnist.rows],
       notes,
       figures,
     };
