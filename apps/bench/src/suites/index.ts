@@ -4,9 +4,7 @@ import { evalSuite } from './eval.js';
 import { flowsSuite } from './flows.js';
 import { ganSuite } from './gan.js';
 import { hybridsSuite } from './hybrids.js';
-import { hybridsAdversarialSuite } from './hybrids-adversarial.js';
 import { hybridsLatentSuite } from './hybrids-latent.js';
-import { hybridsMultimodalSuite } from './hybrids-multimodal.js';
 import { kernelsSuite } from './kernels.js';
 import type { Suite } from './types.js';
 import { vaeSuite } from './vae.js';
@@ -19,9 +17,7 @@ export const SUITES: readonly Suite[] = [
   flowsSuite,
   vaeSuite,
   hybridsSuite,
-  hybridsAdversarialSuite,
   hybridsLatentSuite,
-  hybridsMultimodalSuite,
   ganSuite,
   evalSuite,
 ];
