@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { JMVAE } from './jmvae.js';
 import { GaussianExpert, mlpModality } from './modalities.js';
 import { MVAE } from './model.js';
-import { jmvaeObjective, mvaeObjective } from './objective.js';
+import { fromPaired, jmvaeObjective, mvaeObjective } from './objective.js';
 
 type Tensor = tf.Tensor;
 const D = 6;
@@ -294,6 +294,32 @@ describe('MVAE', () => {
     disposeAll([x]);
     m.dispose();
     j.dispose();
+  });
+});
+
+describe('fromPaired', () => {
+  it('maps the fields of a paired batch to modalities and masks; the objective takes the paired batch as it is', () => {
+    const m = mvae();
+    const x = data(4, 8);
+    const t = {
+      image: x.image,
+      label: tf.tensor1d([0, -1, 2, 0], 'int32'),
+      labelOneHot: x.label,
+      imageMask: tf.tensor1d([1, 1, 0, 1]),
+      labelMask: tf.tensor1d([1, 0, 1, 1]),
+    };
+    const b = fromPaired(t);
+    expect(Object.keys(b.data).sort()).toEqual(['image', 'label']);
+    expect(b.data.label).toBe(t.labelOneHot);
+    expect(b.masks?.image).toBe(t.imageMask);
+    expect(b.masks?.label).toBe(t.labelMask);
+    const obj = mvaeObjective<{ tensors: typeof t }>(m);
+    const viaPaired = tf.tidy(() => obj.loss({ tensors: t }, ctx()).loss);
+    const direct = tf.tidy(() => mvaeObjective(m).loss(b, ctx()).loss);
+    expect(viaPaired).toBeAllclose(direct, { rtol: 0, atol: 0 });
+    expect(() => fromPaired({ label: t.label })).toThrow(/no modality tensors/);
+    disposeAll([t, viaPaired, direct]);
+    m.dispose();
   });
 });
 
