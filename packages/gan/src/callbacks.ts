@@ -30,6 +30,8 @@ export interface GanStepInfo {
   readonly metrics: Readonly<Record<string, number>>;
   /** Training time so far (across resumes). */
   readonly elapsedMs: number;
+  /** The step budget of the running `fit` call. */
+  readonly totalSteps?: number;
 }
 
 /** What a callback sees of the run. */

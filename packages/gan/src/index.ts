@@ -54,6 +54,7 @@ export type { MlpCriticOptions, MlpGeneratorOptions } from './networks.js';
 export { MlpCritic, MlpGenerator } from './networks.js';
 export type { CriticFn, GradientPenaltyOptions, R1Options } from './penalties.js';
 export { gradientPenalty, inputGradient, r1Penalty, r2Penalty } from './penalties.js';
+export { GanProgress } from './progress.js';
 export type { SpectralNormalized, SpectralOptions } from './spectral.js';
 export { powerIterate, SNConv2d, SNDense } from './spectral.js';
 export type { GaussianModes, ModeCoverage } from './toy.js';

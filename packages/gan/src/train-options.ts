@@ -1,7 +1,15 @@
 /**
  * The options and results of the GAN training loop.
  */
-import type { CheckpointStore, Critic, Generator, Module, Rng, tf } from '@dgm-js/core-tensors';
+import type {
+  CheckpointStore,
+  Critic,
+  Generator,
+  Module,
+  ProgressOptions,
+  Rng,
+  tf,
+} from '@dgm-js/core-tensors';
 import type { GanCallback, GanStepInfo, SampleGridOptions } from './callbacks.js';
 import type { GanHistoryEntry } from './checkpoint.js';
 import type { GanLoss, GanLossName } from './losses.js';
@@ -49,7 +57,13 @@ export interface GanTrainerOptions {
   ema?: { decay?: number };
   /** Fixed-noise sample grids. `n` samples (default 64) from noise drawn once per run. */
   samples?: SampleGridOptions & { n?: number };
-  /** More callbacks (run after the EMA and the sample grids). */
+  /**
+   * Progress lines on stderr (core-tensors' format: step / budget, the generator's loss, the
+   * other metrics, steps/s, ETA), or to `stream`; `everySteps` / `everySeconds` (default 10 s).
+   * Default off.
+   */
+  progress?: boolean | ProgressOptions;
+  /** More callbacks (run after the EMA, the sample grids and the progress). */
   callbacks?: readonly GanCallback[];
   /** Seeds the run: the fixed noise, the batches, the latents, the penalties' randomness. Default 0. */
   seed?: number;

@@ -1,10 +1,13 @@
 /**
  * The GAN training loop: alternating updates (nCritic critic updates, then one generator update)
  * with separate optimizers, gradient penalties, spectral-norm power iterations, callbacks (the
- * generator EMA, fixed-noise sample grids, your own), checkpoints with exact resume of both
- * players, and divergence detection. Built on core-tensors' public API (optimizers, checkpoint
- * stores and format); the loop is one `step()` plus callbacks so it can move onto the shared
- * Trainer's callback loop later.
+ * generator EMA, fixed-noise sample grids, progress through core's ProgressReporter, your own),
+ * checkpoints with exact resume of both players, and divergence detection. Built on core's
+ * public API (optimizers, checkpoint stores and format, progress). Not on core's `Trainer`: its
+ * step is one objective under one gradient tape over one parameter list, applied by one
+ * optimizer, with a budget fixed when it is built; two players need two gradient sets, two
+ * optimizers (both checkpointed) and a divergence check per player, and `fit({ steps })` grows
+ * the budget call by call. See the package README ("Why not core's Trainer").
  */
 import {
   adam,
@@ -36,9 +39,10 @@ import {
   required,
   restoreOptimizer,
 } from './checkpoint.js';
+import { criticObjective } from './critic-objective.js';
 import { GanDivergenceError } from './errors.js';
 import { type GanLoss, ganLoss } from './losses.js';
-import { gradientPenalty, r1Penalty, r2Penalty } from './penalties.js';
+import { GanProgress } from './progress.js';
 import { powerIterate } from './spectral.js';
 import type {
   AnyModule,
@@ -198,11 +202,11 @@ export class GanTrainer implements GanHandle {
     const nFixed = checkInt(opts.samples?.n ?? 64, 'samples.n', 'GanTrainer');
     // everything that can throw is checked before anything that owns tensors is created
     const samples = opts.samples ? new SampleGrids(opts.samples) : undefined;
-    const names = new Set<string>(['ema', 'samples']);
+    const names = new Set<string>(['ema', 'samples', 'progress']);
     for (const c of opts.callbacks ?? []) {
       if (names.has(c.name)) {
         throw new ValueError(
-          `GanTrainer: two callbacks are named '${c.name}' ('ema' and 'samples' are taken).`,
+          `GanTrainer: two callbacks are named '${c.name}' ('ema', 'samples' and 'progress' are taken).`,
         );
       }
       names.add(c.name);
@@ -220,6 +224,7 @@ export class GanTrainer implements GanHandle {
     this.callbacks = [
       ...(this.ema ? [this.ema] : []),
       ...(samples ? [samples] : []),
+      ...(opts.progress ? [new GanProgress(opts.progress === true ? {} : opts.progress)] : []),
       ...(opts.callbacks ?? []),
     ];
     this.ownedOptimizers = [
@@ -256,40 +261,6 @@ export class GanTrainer implements GanHandle {
     }
     const labels = b instanceof tf.Tensor ? undefined : b.labels;
     return { x, labels };
-  }
-
-  /** The critic's loss plus penalties, with its parts kept for reporting (inside variableGrads). */
-  private criticObjective(
-    x: Tensor,
-    fake: Tensor,
-    labels: Tensor | undefined,
-    rng: Rng,
-    parts: Tensor[],
-  ): tf.Scalar {
-    const score = (v: Tensor) => this.critic.score(v, labels);
-    const real = score(x);
-    const fakeScores = score(fake);
-    let loss: Tensor = this.loss.critic(real, fakeScores);
-    const adv = loss;
-    let pen: Tensor = tf.scalar(0);
-    for (const p of this.penalties) {
-      const v =
-        p.kind === 'wgan-gp'
-          ? gradientPenalty(score, x, fake, {
-              rng,
-              ...(p.weight === undefined ? {} : { weight: p.weight }),
-              ...(p.target === undefined ? {} : { target: p.target }),
-            })
-          : (p.kind === 'r1' ? r1Penalty : r2Penalty)(
-              score,
-              p.kind === 'r1' ? x : fake,
-              p.gamma === undefined ? {} : { gamma: p.gamma },
-            );
-      pen = tf.add(pen, v);
-    }
-    loss = tf.add(adv, pen);
-    parts.push(tf.keep(adv), tf.keep(pen), tf.keep(tf.mean(real)), tf.keep(tf.mean(fakeScores)));
-    return loss as tf.Scalar;
   }
 
   /**
@@ -368,7 +339,15 @@ export class GanTrainer implements GanHandle {
               'critic',
               this.criticParams,
               this.criticOptimizer,
-              (parts) => this.criticObjective(x, fake, labels, penRng, parts),
+              (parts) =>
+                criticObjective(
+                  this.critic,
+                  this.loss,
+                  this.penalties,
+                  { x, fake, labels },
+                  penRng,
+                  parts,
+                ),
               `critic update ${k + 1} of ${this.nCritic}`,
             );
             sums.lossD += s[0]!;
@@ -449,7 +428,8 @@ export class GanTrainer implements GanHandle {
         const metrics = this.trainStep();
         this._step++;
         this.record(metrics);
-        const info: GanStepInfo = { step: this._step, metrics, elapsedMs: this.elapsedMs() };
+        const elapsedMs = this.elapsedMs();
+        const info: GanStepInfo = { step: this._step, metrics, elapsedMs, totalSteps: steps };
         for (const c of this.callbacks) await c.onStepEnd?.(this, info);
         await this.opts.onStep?.(info);
         const every = this.opts.checkpoint?.every;
