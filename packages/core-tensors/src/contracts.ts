@@ -170,6 +170,46 @@ export interface EstimatorState {
 }
 
 /**
+ * A part of a model with training state outside its parameters (a gradient estimator's step,
+ * baselines, control-variate networks and their optimiser). The `Trainer` of core-tensors saves
+ * it with every checkpoint, restores it on resume and on the non-finite guard's rollback, and
+ * checks it for NaN/Inf after every step. Every {@link GradientEstimator} is one.
+ *
+ * @example
+ * ```ts
+ * const part: StatefulPart = relax();
+ * const saved = part.getState(); // JSON
+ * part.setState(saved);
+ * ```
+ */
+export interface StatefulPart {
+  /** Short name for messages ('relax', 'gumbel-softmax', ...). */
+  readonly name?: string;
+  /** A JSON copy of the state. */
+  getState(): EstimatorState;
+  /** Restores a state from `getState()`. */
+  setState(state: EstimatorState): void;
+  /**
+   * What a user changes when this state diverges (NaN/Inf), for the non-finite guard's message,
+   * e.g. "lower relax's own learningRate". Optional.
+   */
+  readonly divergenceHint?: string;
+}
+
+/**
+ * A model whose training state includes {@link StatefulPart}s (a VAE's gradient estimator): the
+ * `Trainer` finds them through `trainingState()` and checkpoints them under their keys.
+ *
+ * @example
+ * ```ts
+ * vae.trainingState(); // { estimator: <the VAE's GradientEstimator> }
+ * ```
+ */
+export interface TrainingStateProvider {
+  trainingState(): Record<string, StatefulPart>;
+}
+
+/**
  * A gradient estimator for grad E_{q(z)}[f(z)] where q is a core `Distribution` (score-function
  * estimators take any; the reparameterization estimator one with `hasRsample`; the discrete
  * estimators `Bernoulli` and `OneHotCategorical`).
@@ -189,6 +229,11 @@ export interface GradientEstimator {
   setState(state: EstimatorState): void;
   /** Frees the state's tensors. Idempotent. */
   dispose(): void;
+  /**
+   * What a user changes when the state diverges (e.g. "lower relax's own learningRate"), for
+   * the Trainer's non-finite guard. Optional.
+   */
+  readonly divergenceHint?: string;
 }
 
 /**

@@ -31,6 +31,8 @@ export type {
   Metric,
   MetricResult,
   SerializedTensor,
+  StatefulPart,
+  TrainingStateProvider,
 } from './contracts.js';
 export * from './distributions/index.js';
 export { BackendError, DgmError, fmtShape, ShapeError, ValueError } from './errors.js';

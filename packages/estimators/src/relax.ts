@@ -152,6 +152,8 @@ export class RelaxEstimator extends BaseEstimator {
   private readonly lr: number;
   private readonly optimizer: 'adam' | 'sgd';
   private readonly seed: number;
+  /** What to change when the control variate diverges (the Trainer's non-finite guard says it). */
+  readonly divergenceHint: string;
 
   constructor(name: 'rebar' | 'relax', opts: RelaxOptions = {}) {
     super(name);
@@ -174,8 +176,11 @@ export class RelaxEstimator extends BaseEstimator {
       );
     }
     this.lr = opts.learningRate ?? 1e-2;
-    if (!(this.lr > 0))
-      throw new ValueError(`${name}: learningRate must be > 0, got ${opts.learningRate}.`);
+    if (!(Number.isFinite(this.lr) && this.lr > 0))
+      throw new ValueError(
+        `${name}: learningRate must be a finite number > 0, got ${opts.learningRate}.`,
+      );
+    this.divergenceHint = `lower ${name}'s own learningRate (${name}({ learningRate }), now ${this.lr}: the step size of its control variate's ${opts.optimizer ?? 'adam'} optimizer), not the model optimizer's`;
     this.optimizer = opts.optimizer ?? 'adam';
     if (this.optimizer !== 'adam' && this.optimizer !== 'sgd') {
       throw new ValueError(

@@ -17,7 +17,9 @@ import {
   type Objective,
   type Rng,
   ShapeError,
+  type StatefulPart,
   type StepContext,
+  type TrainingStateProvider,
   tf,
   ValueError,
 } from '@dgm-js/core-tensors';
@@ -134,7 +136,7 @@ export type VaeBatch = Tensor | { x: Tensor } | { tensors: { x: Tensor } };
  */
 export class VAE<E extends Conditional = Conditional, D extends Conditional = Conditional>
   extends Module<Tensor, Tensor>
-  implements LatentVariableModel, VaeParts
+  implements LatentVariableModel, VaeParts, TrainingStateProvider
 {
   /** q(z | x). */
   readonly encoder: E;
@@ -203,6 +205,25 @@ export class VAE<E extends Conditional = Conditional, D extends Conditional = Co
       });
     }
     return out;
+  }
+
+  /**
+   * The training state outside the parameters: `{ estimator }` when the VAE trains through a
+   * gradient estimator (its step, baselines, control-variate network and that network's
+   * optimiser), else `{}`. The core `Trainer` checkpoints it with the model, restores it on
+   * resume and on the non-finite guard's rollback, and checks it for NaN/Inf every step.
+   *
+   * @example
+   * ```ts
+   * const { estimator } = vae.trainingState(); // vae.estimator
+   * const saved = estimator?.getState();
+   * ```
+   */
+  trainingState(): Record<string, StatefulPart> {
+    const e = this.estimator;
+    return e && typeof e.getState === 'function' && typeof e.setState === 'function'
+      ? { estimator: e }
+      : {};
   }
 
   // ---- the latent variable model ------------------------------------------------------------

@@ -29,6 +29,40 @@ export class CheckpointError extends DgmError {
   }
 }
 
+/**
+ * A checkpoint's metadata (in its `model.json`) is not what was written: a field is missing, has
+ * the wrong type or range, or no longer matches its CRC-32. `field` names it (a path such as
+ * `step` or `optimizer.count`; `weightsManifest` for the list of tensors).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await trainer.fit();
+ * } catch (e) {
+ *   if (e instanceof CheckpointMetadataError) console.log(`${e.path}: bad ${e.field}`);
+ * }
+ * ```
+ */
+export class CheckpointMetadataError extends CheckpointError {
+  /** The metadata field at fault, e.g. 'step' or 'optimizer.names'. */
+  readonly field: string;
+  constructor(message: string, field: string, path?: string) {
+    super(message, path);
+    this.field = field;
+  }
+}
+
+/**
+ * CRC-32s of a manifest's parts outside the binary file: the list of tensors (names, shapes,
+ * dtypes; the file name may change when a state is copied), and each metadata
+ * field (one level into objects: `optimizer.count`, `callbacks.estimator`), so an edit of
+ * `model.json` is found and named.
+ */
+export interface MetadataChecksums {
+  weights: string;
+  fields: Record<string, string>;
+}
+
 /** The dtypes a state can hold (4 bytes per element each). */
 export type StateDtype = 'float32' | 'int32';
 
@@ -51,6 +85,8 @@ export interface StateManifest {
   crc32: string;
   /** Free-form JSON metadata. */
   metadata: Record<string, unknown>;
+  /** CRC-32s of the weights list and of each metadata field (absent in older files). */
+  metadataCrc32?: MetadataChecksums;
 }
 
 /** The manifest's file name (internal). */
@@ -85,6 +121,79 @@ export function crc32(data: Uint8Array, crc = 0): number {
 
 function hex8(n: number): string {
   return n.toString(16).padStart(8, '0');
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  !!v && typeof v === 'object' && !Array.isArray(v);
+
+function jsonCrc(v: unknown): string {
+  return hex8(crc32(new TextEncoder().encode(JSON.stringify(v) ?? 'undefined')));
+}
+
+/**
+ * The CRC-32s of a manifest's weights list and metadata fields, over their JSON as it reads back
+ * (call it on parsed JSON, or on a JSON round-trip of what will be written).
+ */
+function metadataChecksums(
+  weights: readonly WeightSpec[],
+  metadata: Record<string, unknown>,
+): MetadataChecksums {
+  const fields: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata)) {
+    if (isPlainObject(v) && Object.keys(v).length > 0) {
+      for (const [k2, v2] of Object.entries(v)) fields[`${k}.${k2}`] = jsonCrc(v2);
+    } else fields[k] = jsonCrc(v);
+  }
+  return { weights: jsonCrc(weights), fields };
+}
+
+/**
+ * Checks a manifest's metadata against its CRC-32s. Returns false for a manifest written before
+ * metadata had CRCs (nothing to check), true when all match; throws a
+ * {@link CheckpointMetadataError} naming the first field that was edited, added or removed.
+ *
+ * @example
+ * ```ts
+ * const { manifest } = await encodeState({ w: tf.ones([2]) }, { epoch: 3 });
+ * checkMetadataCrc(manifest, 'ckpt'); // true
+ * manifest.metadata.epoch = 4;
+ * checkMetadataCrc(manifest, 'ckpt'); // throws: field 'epoch' does not match its CRC-32
+ * ```
+ */
+export function checkMetadataCrc(manifest: StateManifest, source = 'state'): boolean {
+  const stored = manifest.metadataCrc32;
+  if (stored === undefined) return false;
+  const where = `${source}/${MANIFEST_FILE}`;
+  const fail = (field: string, why: string): never => {
+    throw new CheckpointMetadataError(
+      `${where}: checkpoint metadata field '${field}' ${why}; the file was edited or damaged after it was written. Resume from another checkpoint (or restore the file).`,
+      field,
+      source,
+    );
+  };
+  if (
+    !isPlainObject(stored) ||
+    typeof stored.weights !== 'string' ||
+    !isPlainObject(stored.fields)
+  ) {
+    fail('metadataCrc32', 'is malformed');
+  }
+  const now = metadataChecksums(manifest.weightsManifest[0].weights, manifest.metadata);
+  if (now.weights !== stored.weights) {
+    fail(
+      'weightsManifest',
+      `does not match its CRC-32 (${now.weights}, written ${stored.weights})`,
+    );
+  }
+  for (const [f, c] of Object.entries(now.fields)) {
+    const want = stored.fields[f];
+    if (want === undefined) fail(f, 'was added (it has no CRC-32)');
+    if (want !== c) fail(f, `does not match its CRC-32 (${c}, written ${String(want)})`);
+  }
+  for (const f of Object.keys(stored.fields)) {
+    if (!(f in now.fields)) fail(f, 'was removed');
+  }
+  return true;
 }
 
 /**
@@ -132,13 +241,21 @@ export async function encodeState(
       for (let i = 0; i < vals.length; i++, off += 4) view.setFloat32(off, vals[i]!, true);
     }
   }
+  const weightsManifest: StateManifest['weightsManifest'] = [
+    { paths: [weightsPath], weights: specs },
+  ];
   const manifest: StateManifest = {
     format: 'dgmjs-state',
     version: 1,
-    weightsManifest: [{ paths: [weightsPath], weights: specs }],
+    weightsManifest,
     byteLength: total,
     crc32: hex8(crc32(data)),
     metadata,
+    // over the metadata as it will read back (NaN -> null, undefined fields dropped)
+    metadataCrc32: metadataChecksums(
+      JSON.parse(JSON.stringify(specs)),
+      JSON.parse(JSON.stringify(metadata)) as Record<string, unknown>,
+    ),
   };
   return { manifest, data };
 }
@@ -206,8 +323,10 @@ export function parseManifest(
 
 /**
  * Rebuilds the named tensors from a manifest and its binary data, checking the byte length and
- * CRC-32 first (a {@link CheckpointError} naming `source` if either is off). The caller owns
- * the returned tensors.
+ * CRC-32 first (a {@link CheckpointError} naming `source` if either is off), and the metadata
+ * against its CRC-32s (a {@link CheckpointMetadataError} naming the edited field; files written
+ * before metadata had CRCs load with `metadataChecked: false`). The caller owns the returned
+ * tensors.
  *
  * @example
  * ```ts
@@ -220,7 +339,14 @@ export function decodeState(
   manifest: StateManifest | string | Uint8Array,
   data: Uint8Array,
   source = 'state',
-): { tensors: NamedTensors; metadata: Record<string, unknown>; manifest: StateManifest } {
+  opts: { checkMetadata?: boolean } = {},
+): {
+  tensors: NamedTensors;
+  metadata: Record<string, unknown>;
+  manifest: StateManifest;
+  /** Whether the metadata was checked against its CRC-32 (false: an older file had none). */
+  metadataChecked: boolean;
+} {
   const m = parseManifest(manifest, `${source}/${MANIFEST_FILE}`);
   const binName = `${source}/${m.weightsManifest[0].paths[0]}`;
   if (data.byteLength !== m.byteLength) {
@@ -236,6 +362,8 @@ export function decodeState(
       binName,
     );
   }
+  // callers that validate the metadata's schema first (the Trainer) check it themselves
+  const metadataChecked = opts.checkMetadata === false ? false : checkMetadataCrc(m, source);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const tensors: NamedTensors = {};
   let off = 0;
@@ -258,5 +386,5 @@ export function decodeState(
       tensors[w.name] = tf.tensor(v, w.shape, 'float32');
     }
   }
-  return { tensors, metadata: m.metadata, manifest: m };
+  return { tensors, metadata: m.metadata, manifest: m, metadataChecked };
 }

@@ -6,6 +6,7 @@
  */
 import type { Rng } from '../rng.js';
 import type { tf } from '../tf.js';
+import type { NonFiniteComponent } from './errors.js';
 import type { Accumulator, HistoryEntry, StopReason, ValidationEntry } from './types.js';
 
 /** What one step did (the argument of `onStepEnd`). */
@@ -74,6 +75,21 @@ export interface FitEndEvent {
 export interface CallbackState {
   json?: unknown;
   tensors?: Record<string, tf.Tensor>;
+  /**
+   * `saveState` made `tensors` for this checkpoint only: the Trainer disposes them once they are
+   * written (or refused). Default false (the tensors are the callback's and are only read).
+   */
+  owned?: boolean;
+}
+
+/** What a callback's {@link Callback.checkFinite} found: its non-finite state, and what to do. */
+export interface NonFiniteState {
+  /** Which part of the training state it is (e.g. 'estimator state'). */
+  component: NonFiniteComponent;
+  /** The non-finite tensors, as `<callback name>.<tensor name>`. */
+  names: string[];
+  /** What the user should change, e.g. "lower relax's own learningRate". */
+  hint: string;
 }
 
 /** The loop's own state, as a checkpoint holds it. */
@@ -184,7 +200,17 @@ export interface Callback {
   onMessage?(t: TrainerHandle, message: string): void;
   /** When `fit` returns or throws. */
   onFitEnd?(t: TrainerHandle, e: FitEndEvent): void | Promise<void>;
-  /** The state to save with a checkpoint (tensors are read, not kept or disposed). */
+  /** The part of the training state `saveState` holds, for messages. Default 'callback state'. */
+  readonly stateComponent?: NonFiniteComponent;
+  /**
+   * The non-finite guard's probe of this callback's own state, called after every step: its
+   * NaN/Inf tensors (undefined or no names when all are finite).
+   */
+  checkFinite?(t: TrainerHandle): NonFiniteState | undefined;
+  /**
+   * The state to save with a checkpoint (tensors are read, not kept or disposed, unless the
+   * state says `owned: true`).
+   */
   saveState?(t: TrainerHandle): CallbackState | undefined | Promise<CallbackState | undefined>;
   /**
    * Restores what `saveState` returned. Its tensors are disposed when this returns: assign or

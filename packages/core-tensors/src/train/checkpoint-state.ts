@@ -8,6 +8,7 @@ import { ValueError } from '../errors.js';
 import { type NamedTensors, StateMismatchError, type StateShapeMismatch } from '../nn/module.js';
 import {
   CheckpointError,
+  checkMetadataCrc,
   decodeState,
   encodeState,
   MANIFEST_FILE,
@@ -62,6 +63,8 @@ export async function encodeCheckpoint(
   const byVarName = new Map(t.params.map(([n, v]) => [v.name, n]));
   let optWeights: NamedTensor[] = [];
   let optimizerError: string | undefined;
+  // tensors callbacks made for this checkpoint only (CallbackState.owned)
+  const owned: tf.Tensor[] = [];
   try {
     optWeights = await t.optimizer.getWeights();
   } catch (e) {
@@ -95,13 +98,14 @@ export async function encodeCheckpoint(
     for (const c of t.callbacks) {
       const s: CallbackState | undefined = await c.saveState?.(t);
       if (!s) continue;
+      if (s.owned) owned.push(...Object.values(s.tensors ?? {}));
       if (s.json !== undefined) callbacks[c.name] = s.json;
       const ts = Object.entries(s.tensors ?? {});
       if (ts.length === 0) continue;
       refuseNonFinite(
         t,
         ts.map(([k, x]) => [`${c.name}.${k}`, x] as const),
-        'callback state',
+        c.stateComponent ?? 'callback state',
         lastCheckpoint,
       );
       callbackTensors[c.name] = ts.map(([k]) => k);
@@ -140,6 +144,7 @@ export async function encodeCheckpoint(
   } finally {
     // getWeights returns the optimizer's own slot variables plus a fresh 'iter' scalar.
     for (const w of optWeights) if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
+    tf.dispose(owned);
   }
 }
 
@@ -147,6 +152,8 @@ export async function encodeCheckpoint(
 export interface DecodedCheckpoint {
   meta: CheckpointMeta;
   tensors: NamedTensors;
+  /** Whether the metadata was checked against its CRC-32 (false: written before it had one). */
+  metadataChecked: boolean;
 }
 
 /** Reads and validates checkpoint files (a {@link CheckpointError} when they are not usable). */
@@ -162,7 +169,7 @@ export function decodeCheckpoint(
   const data = files[binName];
   if (!data)
     throw new CheckpointError(`${source}/${binName}: the weights file is missing.`, source);
-  const { tensors, metadata } = decodeState(manifest, data, source);
+  const { tensors, metadata } = decodeState(manifest, data, source, { checkMetadata: false });
   try {
     const kind = (metadata as { kind?: unknown } | undefined)?.kind;
     if (kind !== 'dgmjs-trainer-checkpoint') {
@@ -171,7 +178,10 @@ export function decodeCheckpoint(
         source,
       );
     }
-    return { meta: validateCheckpointMeta(metadata, source), tensors };
+    // the schema first (a wrong type is named as such), then the CRC (a plausible edit)
+    const meta = validateCheckpointMeta(metadata, source);
+    const metadataChecked = checkMetadataCrc(manifest, source);
+    return { meta, tensors, metadataChecked };
   } catch (e) {
     for (const x of Object.values(tensors)) x.dispose();
     throw e;

@@ -1,11 +1,12 @@
 import { DgmError } from '../errors.js';
-import { CheckpointError } from '../nn/serialize.js';
+import { CheckpointMetadataError } from '../nn/serialize.js';
 
 /** Which part of the training state went non-finite. */
 export type NonFiniteComponent =
   | 'loss or gradients'
   | 'model parameters'
   | 'optimizer state'
+  | 'estimator state'
   | 'callback state';
 
 /**
@@ -87,24 +88,5 @@ export class MemoryLeakError extends DgmError {
   }
 }
 
-/**
- * A Trainer checkpoint's metadata (in its `model.json`) is not what the Trainer wrote: a field is
- * missing or has the wrong type or range. `field` names it (a path such as `optimizer.count`).
- *
- * @example
- * ```ts
- * try {
- *   await trainer.fit();
- * } catch (e) {
- *   if (e instanceof CheckpointMetadataError) console.log(`${e.path}: bad ${e.field}`);
- * }
- * ```
- */
-export class CheckpointMetadataError extends CheckpointError {
-  /** The metadata field at fault, e.g. 'step' or 'optimizer.names'. */
-  readonly field: string;
-  constructor(message: string, field: string, path?: string) {
-    super(message, path);
-    this.field = field;
-  }
-}
+/** Checkpoint metadata errors live with the file format (nn/serialize); re-exported here. */
+export { CheckpointMetadataError };

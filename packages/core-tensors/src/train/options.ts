@@ -1,6 +1,8 @@
 /**
  * The Trainer's options, their validation, and the built-in callbacks they configure.
  */
+
+import type { StatefulPart } from '../contracts.js';
 import { ValueError } from '../errors.js';
 import { isNode } from '../nn/io.js';
 import type { tf } from '../tf.js';
@@ -10,6 +12,7 @@ import { CheckpointCallback } from './callbacks/checkpointing.js';
 import { JsonlLogCallback } from './callbacks/jsonl-log.js';
 import { LeakCheckCallback } from './callbacks/leak-check.js';
 import { NanGuardCallback } from './callbacks/nan-guard.js';
+import { PartStateCallback, statefulParts } from './callbacks/part-state.js';
 import { ProgressCallback } from './callbacks/progress.js';
 import { ValidationCallback } from './callbacks/validation.js';
 import { type CheckpointStore, DirectoryCheckpointStore } from './checkpoint.js';
@@ -102,6 +105,13 @@ export interface TrainerOptions<B> {
    * goes into every checkpoint.
    */
   callbacks?: Callback[];
+  /**
+   * Training state outside the parameters, by key (a gradient estimator used by the objective,
+   * when the model does not list it in `trainingState()`): checkpointed with the model, restored
+   * on resume and on rollback, checked for NaN/Inf after every step. The parts
+   * `model.trainingState()` returns (a VAE's estimator) are added without this.
+   */
+  state?: Record<string, StatefulPart>;
 }
 
 /** Checks the options that do not need the model (types, counts, budget, parallel). */
@@ -174,6 +184,11 @@ export function buildCallbacks(
   store: CheckpointStore | undefined,
 ): BuiltinCallbacks {
   const list: Callback[] = [new NanGuardCallback(opts.nanGuard)];
+  const parts = statefulParts(opts.model);
+  for (const [k, p] of Object.entries(opts.state ?? {})) {
+    if (!parts.some(([, q]) => q === p)) parts.push([k, p]);
+  }
+  for (const [k, p] of parts) list.push(new PartStateCallback(k, p));
   const memoryCheck = opts.memoryCheck ?? 'throw';
   if (memoryCheck !== 'off') list.push(new LeakCheckCallback(memoryCheck));
   const onStep = opts.onStep;

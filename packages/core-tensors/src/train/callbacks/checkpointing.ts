@@ -195,6 +195,11 @@ export class CheckpointCallback implements Callback, Checkpointer {
     mode: 'resume' | 'rollback',
   ): Promise<void> {
     const decoded = decodeCheckpoint(files, source);
+    if (!decoded.metadataChecked) {
+      t.say(
+        `warning: ${source} has no CRC-32 of its metadata (written by an older dgm.js): its model.json is trusted as it is; the next checkpoint will have one.`,
+      );
+    }
     try {
       const { optimizerSaved } = await applyCheckpoint(t, decoded, source, mode);
       if (!optimizerSaved) {

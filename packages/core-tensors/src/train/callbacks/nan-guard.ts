@@ -46,6 +46,7 @@ export class NanGuardCallback implements Callback {
   }
 
   async onStepEnd(t: TrainerHandle, e: StepEndEvent): Promise<void> {
+    if (this.opts.checkParameters !== false) await this.checkStates(t, e);
     if (!e.applied) {
       this.consecutiveBad++;
       t.say(
@@ -89,6 +90,36 @@ export class NanGuardCallback implements Callback {
     );
   }
 
+  /**
+   * The callbacks' own state (a gradient estimator's control variate): once it is NaN/Inf,
+   * skipping steps cannot help, so this rolls back (restoring it with the model) or stops at
+   * once, naming the component and what to change.
+   */
+  private async checkStates(t: TrainerHandle, e: StepEndEvent): Promise<void> {
+    for (const c of t.callbacks) {
+      const bad = c.checkFinite?.(t);
+      if (!bad || bad.names.length === 0) continue;
+      const what = `the ${bad.component} ${listNames(bad.names)} went non-finite${e.applied ? '' : ` (and the step was skipped: ${describeBadStep(e)})`}`;
+      if (await this.rollback(t, what)) {
+        this.consecutiveBad = 0;
+        return;
+      }
+      const last = t.checkpointer?.lastCheckpoint;
+      throw new NonFiniteError(
+        `Trainer: step ${t.step}: ${what}. ${bad.hint}. ${this.rollbacks > 0 ? `Rolled back ${this.rollbacks} time(s) (model, optimizer and ${bad.component} together); it diverged again. ` : ''}${last ? `The last good checkpoint is ${last} (kept; no checkpoint with non-finite state is written).` : 'No checkpoint had been written.'}`,
+        {
+          step: t.step,
+          loss: e.loss,
+          badGradients: [...e.badGradients],
+          badMetrics: [...e.badMetrics],
+          lastCheckpoint: last,
+          component: bad.component,
+          badState: bad.names,
+        },
+      );
+    }
+  }
+
   /** Rolls back when configured and possible; true when it did. */
   private async rollback(t: TrainerHandle, what: string): Promise<boolean> {
     const ck = t.checkpointer;
@@ -104,7 +135,7 @@ export class NanGuardCallback implements Callback {
     this.rollbacks++;
     this.consecutiveBad = 0;
     t.say(
-      `step ${t.step}: ${what}; rolled back parameters and optimizer state to ${loc} (rollback ${this.rollbacks}).`,
+      `step ${t.step}: ${what}; rolled back parameters and optimizer state to ${loc} (rollback ${this.rollbacks}; estimator and callback state with them).`,
     );
     return true;
   }
