@@ -13,12 +13,12 @@ const allow = (process.env.DGM_BROWSER_ALLOW ?? 'node_modules/@dgm-js/core-tenso
   .split(',')
   .filter(Boolean);
 // Node-only by design: the N-API addon, which core-tensors loads by a computed specifier that
-// bundlers never follow.
-const NODE_ONLY = new Set(['@dgm-js/kernels-native']);
+// bundlers never follow; and the `dgm` command line (files, processes, a terminal).
+const NODE_ONLY = new Set(['@dgm-js/kernels-native', '@dgm-js/cli']);
 let bad = 0;
 for (const name of names) {
   if (NODE_ONLY.has(name)) {
-    console.log(`skip  ${name}: Node-only by design (an N-API addon, never in a browser bundle)`);
+    console.log(`skip  ${name}: Node-only by design (never in a browser bundle)`);
     continue;
   }
   const entry = join(app, `browser-${name.replace(/[^a-z0-9]/gi, '_')}.mjs`);

