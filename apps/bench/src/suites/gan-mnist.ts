@@ -340,10 +340,11 @@ export async function runMnistGan(profile: Profile, resultsDir: string): Promise
             title: `MNIST ${conditional ? 'conditional DCGAN (row k: label k)' : 'DCGAN'}, ${r.loss}: 100 samples of the EMA generator after ${s.steps} steps`,
             path: `gan/${key}-samples.png`,
           });
-          if (s.gridsEvery) {
+          // samples over training: the EMA generator on the run's fixed noise
+          for (let k = s.gridsEvery ?? Infinity; k <= s.steps; k += s.gridsEvery ?? Infinity) {
             add.figures.push({
-              title: `MNIST ${model}, ${r.loss}: fixed-noise samples every ${s.gridsEvery} steps (plain and EMA weights)`,
-              path: `gan/${key}-progress/`,
+              title: `MNIST ${model}, ${r.loss}: fixed-noise samples of the EMA generator at step ${k}`,
+              path: `gan/${key}-progress/step-${String(k).padStart(8, '0')}-ema.png`,
             });
           }
         } finally {
