@@ -57,7 +57,19 @@ export interface Resolved {
   readonly masks: (Tensor | undefined)[];
 }
 
-/** The base of {@link MVAE} and {@link JMVAE}. */
+/**
+ * The base of {@link MVAE} and {@link JMVAE}: modalities, the N(0, I) prior, batch checks and
+ * the bounds; a subclass supplies the posterior (`infer`).
+ *
+ * @example
+ * ```ts
+ * function report(model: MultimodalModel, batch: MvaeBatch) {
+ *   const ll = model.iwae(batch, 50, { rng: new Rng(0) }); // [B]
+ *   const probs = model.predict({ data: { image: batch.data.image! } }, 'label'); // [B, K]
+ *   tf.dispose([ll, probs]);
+ * }
+ * ```
+ */
 export abstract class MultimodalModel extends Module<MvaeBatch, Distribution> {
   readonly modalities: readonly Modality[];
   readonly latentDim: number;
@@ -292,7 +304,14 @@ export abstract class MultimodalModel extends Module<MvaeBatch, Distribution> {
   }
 }
 
-/** Checks `opts.rng`. */
+/**
+ * Checks `opts.rng` is an `Rng` (a `ValueError` naming `who` otherwise) and returns it.
+ *
+ * @example
+ * ```ts
+ * const rng = checkRng(opts, 'MyModel.elbo');
+ * ```
+ */
 export function checkRng(opts: { rng?: Rng } | undefined, who: string): Rng {
   if (!opts || !(opts.rng instanceof Rng)) {
     throw new ValueError(
