@@ -118,6 +118,18 @@ describe('FlowGan objectives', () => {
     g.dispose();
   });
 
+  it('as a Generator: generate(n, rng) draws what sample does, and leaks nothing', async () => {
+    const m = make('adv');
+    perturb(m);
+    await expectNoLeaks(() => m.generate(4, new Rng(1)).dispose(), 'generate');
+    const a = m.generate(4, new Rng(1));
+    const b = m.sample({ sampleShape: [4], rng: new Rng(1) });
+    expect(a).toBeAllclose(b, { rtol: 1e-5, atol: 1e-6 });
+    expect([m.latentDim, ...m.outputShape, m.numClasses]).toEqual([D, D, undefined]);
+    disposeAll([a, b]);
+    m.dispose();
+  });
+
   it('the critic loss is the Wasserstein critic loss plus the gradient penalty', () => {
     const m = make('adv');
     const x = batch();

@@ -13,6 +13,7 @@ import {
   type Critic,
   checkInt,
   fmtShape,
+  type Generator,
   Independent,
   Logistic,
   Module,
@@ -139,7 +140,7 @@ export interface FlowGanGeneratorLoss {
  * });
  * ```
  */
-export class FlowGan extends Module {
+export class FlowGan extends Module implements Generator {
   readonly flow: Flow;
   readonly critic: (AnyModule & Critic) | undefined;
   readonly mode: FlowGanMode;
@@ -311,6 +312,37 @@ export class FlowGan extends Module {
       x.dispose();
     }
     return out;
+  }
+
+  /** The `Generator` contract: the latent is the flow's base variable, `[D]`. */
+  get latentDim(): number {
+    return this.dim;
+  }
+
+  get outputShape(): readonly number[] {
+    return [this.dim];
+  }
+
+  get numClasses(): undefined {
+    return undefined;
+  }
+
+  /** u ~ the flow's prior, `[n, D]`. */
+  sampleLatent(n: number, rng: Rng): Tensor {
+    checkInt(n, 'n', `${this.label}.sampleLatent`);
+    return this.flow.base.sample({ sampleShape: [n], rng });
+  }
+
+  /** G(u): the flow's sampling direction, differentiable in its parameters. */
+  forward(z: Tensor): Tensor {
+    const { y, logDetJ } = this.flow.transform.forward(z);
+    logDetJ.dispose();
+    return y;
+  }
+
+  /** `forward(sampleLatent(n, rng))`: the same draws as `sample({ sampleShape: [n], rng })`. */
+  generate(n: number, rng: Rng): Tensor {
+    return tf.tidy(() => this.forward(this.sampleLatent(n, rng)));
   }
 
   /** Draws `[...sampleShape, D]` images in the unit cube (a sampler for eval's metrics). */
