@@ -83,17 +83,19 @@ function checkpointSteps(run: string): number[] {
     .map(Number);
 }
 
-async function modelTensors(ckpt: string): Promise<Map<string, Float32Array>> {
+async function namedTensors(ckpt: string, prefix: string): Promise<Map<string, Float32Array>> {
   const { tensors } = await loadState(ckpt);
   const out = new Map<string, Float32Array>();
   for (const [n, t] of Object.entries(tensors)) {
-    if (n.startsWith('model/')) out.set(n, t.dataSync() as Float32Array);
+    if (n.startsWith(prefix)) out.set(n, t.dataSync() as Float32Array);
     t.dispose();
   }
   return out;
 }
 
-function trainLog(run: string): { step: number; loss: number }[] {
+const modelTensors = (ckpt: string) => namedTensors(ckpt, 'model/');
+
+function trainLog(run: string): { step: number; loss?: number }[] {
   return readFileSync(join(dir, run, 'log.jsonl'), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -205,6 +207,43 @@ describe('train, kill, resume', () => {
     ]);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/step 4\/4 .*steps\/s .*ex\/s \| ETA \d+:\d\d/);
+  });
+});
+
+describe('resume of the estimator state and of the GAN', () => {
+  it.each([
+    ['categorical-vae', ['--latents', '3', '--categories', '4']],
+    ['mlp-gan', ['--latent-dim', '4']],
+  ])('%s: 4 steps, then resumed to 8, equals 8 steps in one go', async (model, extra) => {
+    const flags = [
+      '--train-size',
+      '64',
+      '--batch-size',
+      '16',
+      '--hidden',
+      '8',
+      ...extra,
+      '--checkpoint-every',
+      '4',
+    ];
+    const one = await dgm(['train', model, ...flags, '--steps', '8', '--out', `${model}-one`]);
+    expect(one.status).toBe(0);
+    const first = await dgm(['train', model, ...flags, '--steps', '4', '--out', `${model}-two`]);
+    expect(first.status).toBe(0);
+    const second = await dgm(['train', '--out', `${model}-two`, '--resume', '--steps', '8']);
+    expect(second.stderr).toBe('');
+    expect(second.status).toBe(0);
+    expect(second.stdout).toContain('step 8 (resumed from');
+    const ckpt = (run: string) => join(dir, run, 'checkpoints', 'step-00000008');
+    const prefix = model === 'mlp-gan' ? 'generator/' : 'model/';
+    const a = await namedTensors(ckpt(`${model}-one`), prefix);
+    const b = await namedTensors(ckpt(`${model}-two`), prefix);
+    expect(a.size).toBeGreaterThan(0);
+    for (const [n, v] of a) expect(Array.from(b.get(n)!), n).toEqual(Array.from(v));
+    const steps = (run: string) => trainLog(run).map((r) => r.step);
+    expect(steps(`${model}-two`)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const rows = (run: string) => trainLog(run).map((r) => ({ ...r, elapsedMs: undefined })); // all but the clock
+    expect(rows(`${model}-two`)).toEqual(rows(`${model}-one`));
   });
 });
 

@@ -331,13 +331,16 @@ async function trainGan(
       if (reporter?.due(e.step)) reporter.update(info(e.step, e.metrics));
     },
   };
+  // the caller owns the optimizers (their Adam moments are tensors): disposed below
+  const generatorOptimizer = adam(cfg.train.lr, 0.5, 0.999);
+  const criticOptimizer = adam(cfg.train.lr, 0.5, 0.999);
   const trainer = new GanTrainer({
     generator: model.generator,
     critic: model.critic,
     loss: 'non-saturating',
     data: (rng) => getBatch(train, randomIndices(rng, trainSize, batchSize), { fields: ['x'] }).x,
-    generatorOptimizer: adam(cfg.train.lr, 0.5, 0.999),
-    criticOptimizer: adam(cfg.train.lr, 0.5, 0.999),
+    generatorOptimizer,
+    criticOptimizer,
     seed: cfg.train.seed,
     checkpoint: { dir: paths.checkpoints, every: cfg.train.checkpointEvery, keep: cfg.train.keep },
     resume: a.resume,
@@ -361,6 +364,8 @@ async function trainGan(
     };
   } finally {
     trainer.dispose();
+    generatorOptimizer.dispose();
+    criticOptimizer.dispose();
   }
 }
 
