@@ -5,7 +5,8 @@
 //   gumbel-softmax: 12 samples on the simplex; near one-hot at tau = 0.1, flat at tau = 5; the
 //                   Gumbel-Max frequencies beside softmax(logits);
 //   variance:       the table has both estimators' columns, a row per N, REINFORCE's variance
-//                   above reparameterization's in every row and each near its analytic 87/N, 4/N;
+//                   above reparameterization's in every row and each near its analytic 87/N, 4/N
+//                   (N >= 10), and both plotted against N;
 //   flow:           training finishes and the loss of the last 10 steps is well below the first.
 // Saves a screenshot per demo to apps/bench/results/screenshots/docs-<demo>.png (the bench report
 // can embed them). Exits 1 on any failure, printing one line per check. Usage:
@@ -172,6 +173,7 @@ await demoPage('gumbel', '/demos/gumbel-softmax.html', async (page, el) => {
     cold > 0.85 && hot < 0.5,
     `mean largest component ${cold} at tau = 0.1 (near one-hot), ${hot} at tau = 5 (near uniform 0.2)`,
   );
+  await maxMeanAt(0.5); // the screenshot at the page's default temperature
   const table = await el.locator('[data-testid="gumbel-max"] tbody tr').allInnerTexts();
   check(
     'gumbel',
@@ -211,6 +213,8 @@ await demoPage('variance', '/demos/variance.html', async (_page, el) => {
   const near = parsed
     .filter((r) => r.n >= 10)
     .every((r) => Math.abs(r.sf / r.sfA - 1) < 0.35 && Math.abs(r.rp / r.rpA - 1) < 0.35);
+  const dots = await el.locator('[data-testid="variance-plot"] circle').count();
+  check('variance', dots === 2 * parsed.length, `variance against N plotted: ${dots} points`);
   check(
     'variance',
     near,
