@@ -4,6 +4,7 @@ import { evalSuite } from './eval.js';
 import { flowsSuite } from './flows.js';
 import { ganSuite } from './gan.js';
 import { hybridsSuite } from './hybrids.js';
+import { hybridsAdversarialSuite } from './hybrids-adversarial.js';
 import { hybridsMultimodalSuite } from './hybrids-multimodal.js';
 import { hybridsLatentSuite } from './hybrids-latent.js';
 import { kernelsSuite } from './kernels.js';
@@ -18,6 +19,7 @@ export const SUITES: readonly Suite[] = [
   flowsSuite,
   vaeSuite,
   hybridsSuite,
+  hybridsAdversarialSuite,
   hybridsMultimodalSuite,
   hybridsLatentSuite,
   ganSuite,
