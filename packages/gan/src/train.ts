@@ -202,11 +202,11 @@ export class GanTrainer implements GanHandle {
     const nFixed = checkInt(opts.samples?.n ?? 64, 'samples.n', 'GanTrainer');
     // everything that can throw is checked before anything that owns tensors is created
     const samples = opts.samples ? new SampleGrids(opts.samples) : undefined;
-    const names = new Set<string>(['ema', 'samples', 'progress']);
+    const names = new Set<string>(['ema', 'samples', ...(opts.progress ? ['progress'] : [])]);
     for (const c of opts.callbacks ?? []) {
       if (names.has(c.name)) {
         throw new ValueError(
-          `GanTrainer: two callbacks are named '${c.name}' ('ema', 'samples' and 'progress' are taken).`,
+          `GanTrainer: two callbacks are named '${c.name}' ('ema' and 'samples' are taken, and 'progress' with the progress option).`,
         );
       }
       names.add(c.name);
