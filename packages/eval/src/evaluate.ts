@@ -4,6 +4,7 @@
  * mean over the examples with its standard error.
  */
 import { checkInt, fmtShape, Rng, ShapeError, tf, ValueError } from '@dgm-js/core-tensors';
+import { checkFiniteResults } from './likelihood/finite.js';
 import { logSumExpArray, type MeanStderr, meanStderr } from './stats.js';
 import type { BoundOptions, ElboModel, EvalData, IwaeModel, LogProbModel } from './types.js';
 
@@ -88,6 +89,7 @@ function readPerExample(t: Tensor, b: number, who: string, what: string): Float3
   }
   const v = t.dataSync() as Float32Array;
   t.dispose();
+  checkFiniteResults(v, who, what);
   return v;
 }
 

@@ -285,7 +285,29 @@ export class BernoulliDecoder extends ConditionalModule {
     const logits = this.flatOutput(checkContext(z, this.kind));
     return ownedBernoulli(logits, 1);
   }
+
+  /**
+   * Throws a `ValueError` unless every entry of the data x lies in [0, 1] (binary data, or
+   * probabilities as in a continuous-Bernoulli-free binarization): x = 255 would otherwise give a
+   * finite but meaningless log-likelihood. Each tensor is read once (later calls are free).
+   */
+  checkObservation(x: Tensor, who: string): void {
+    if (!(x instanceof tf.Variable) && checkedData.has(x)) return;
+    const v = x.dataSync();
+    for (let i = 0; i < v.length; i++) {
+      const e = v[i] as number;
+      if (!(e >= 0 && e <= 1)) {
+        throw new ValueError(
+          `${who}: x[${i}] (flat index) is ${e}, outside the support [0, 1] of the Bernoulli likelihood (bernoulliDecoder). Binarize the data (e.g. x > 0.5) or scale it to [0, 1] (x / 255); for real-valued data use gaussianDecoder.`,
+        );
+      }
+    }
+    if (!(x instanceof tf.Variable)) checkedData.add(x);
+  }
 }
+
+/** Data tensors already checked by a Bernoulli likelihood (tensors are immutable). */
+const checkedData = new WeakSet<Tensor>();
 
 /**
  * A decoder for binary data: the network maps latents `[N, ...]` (flattened to `[N, features]`)

@@ -83,6 +83,7 @@ export { type KlWeight, klCyclical, klWarmup, klWeightAt } from './schedules.js'
 export type {
   ElboOptions,
   ElboTerms,
+  IwaeOptions,
   LatentVariableModel,
   Likelihood,
   LossOptions,

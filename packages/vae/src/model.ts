@@ -13,6 +13,7 @@ import {
   type Distribution,
   fmtShape,
   type GradientEstimator,
+  logSumExp,
   Module,
   type Objective,
   type Rng,
@@ -26,11 +27,16 @@ import {
 import { borrowed } from './distributions.js';
 import { klGroups } from './latent-kl.js';
 import { logMeanExp, vaeLoss } from './loss.js';
+
+/** Samples per pass of `iwae` / `elbo` by default (as `@dgm-js/eval`'s chunked path). */
+const DEFAULT_CHUNK = 100;
+
 import { decodeFlat, decodeMean, logLikelihood, posterior, type VaeParts } from './parts.js';
 import { BatchReshaped } from './reshape.js';
 import type {
   ElboOptions,
   ElboTerms,
+  IwaeOptions,
   LatentVariableModel,
   LossOptions,
   TrainOptions,
@@ -265,14 +271,42 @@ export class VAE<E extends Conditional = Conditional, D extends Conditional = Co
     const who = `${this.kind}.elbo`;
     const rng = checkRng(opts?.rng, who);
     const s = checkInt(opts.samples ?? 1, 'samples', who);
+    const chunk = checkInt(opts.chunk ?? Math.min(s, DEFAULT_CHUNK), 'chunk', who);
     const q = posterior(this, x, who);
     try {
+      if (chunk >= s) {
+        const [elbo, recon, kl] = tf.tidy(() => {
+          const z = q.sample({ sampleShape: [s], rng });
+          const rec = tf.mean(logLikelihood(this, z, x, who), 0);
+          const k = tf.sum((klGroups(q, this.latentPrior, z) as { groups: Tensor }).groups, -1);
+          return [tf.sub(rec, k), rec, k];
+        });
+        return { elbo: elbo as Tensor, recon: recon as Tensor, kl: kl as Tensor };
+      }
+      // sums over chunks of at most `chunk` samples: memory does not grow with `samples`
+      let recSum: Tensor | undefined;
+      let klSum: Tensor | undefined;
+      for (let done = 0; done < s; done += chunk) {
+        const n = Math.min(chunk, s - done);
+        const [r, k] = tf.tidy(() => {
+          const z = q.sample({ sampleShape: [n], rng });
+          const rec = tf.sum(logLikelihood(this, z, x, who), 0);
+          // [B, g]: analytic, or the mean over this chunk's n samples
+          const kg = (klGroups(q, this.latentPrior, z) as { groups: Tensor }).groups;
+          const kn = tf.mul(tf.sum(kg, -1), n);
+          return [recSum ? tf.add(recSum, rec) : rec, klSum ? tf.add(klSum, kn) : kn];
+        }) as [Tensor, Tensor];
+        recSum?.dispose();
+        klSum?.dispose();
+        recSum = r;
+        klSum = k;
+      }
       const [elbo, recon, kl] = tf.tidy(() => {
-        const z = q.sample({ sampleShape: [s], rng });
-        const rec = tf.mean(logLikelihood(this, z, x, who), 0);
-        const k = tf.sum((klGroups(q, this.latentPrior, z) as { groups: Tensor }).groups, -1);
+        const rec = tf.div(recSum!, s);
+        const k = tf.div(klSum!, s);
         return [tf.sub(rec, k), rec, k];
       });
+      tf.dispose([recSum!, klSum!]);
       return { elbo: elbo as Tensor, recon: recon as Tensor, kl: kl as Tensor };
     } finally {
       q.dispose();
@@ -308,14 +342,32 @@ export class VAE<E extends Conditional = Conditional, D extends Conditional = Co
    * The importance-weighted bound (Burda, Grosse & Salakhutdinov 2016),
    * log (1/k) sum_i p(x, z_i) / q(z_i | x), z_i ~ q(z | x) exactly: `[B]`, for any posterior
    * (discrete ones included). Its expectation rises with k towards log p(x); k = 1 is the
-   * single-sample ELBO (with a sampled KL). Memory grows with k x B; `estimateLogLikelihood` of
-   * `@dgm-js/eval` chunks large k.
+   * single-sample ELBO (with a sampled KL). Computed `chunk` samples at a time (default 100,
+   * as `estimateLogLikelihood` of `@dgm-js/eval`), so memory is bounded by chunk x B whatever k.
    */
-  iwae(x: Tensor, k: number, opts: BoundOptions): Tensor {
-    checkInt(k, 'k', `${this.kind}.iwae`, {
-      hint: 'The importance-weighted bound needs at least one sample.',
-    });
-    return tf.tidy(() => logMeanExp(this.logWeights(x, k, opts), 0));
+  iwae(x: Tensor, k: number, opts: IwaeOptions): Tensor {
+    const who = `${this.kind}.iwae`;
+    checkInt(k, 'k', who, { hint: 'The importance-weighted bound needs at least one sample.' });
+    const chunk = checkInt(opts?.chunk ?? Math.min(k, DEFAULT_CHUNK), 'chunk', who);
+    if (chunk >= k) return tf.tidy(() => logMeanExp(this.logWeights(x, k, opts), 0));
+    // log (1/k) sum_i w_i = log sum_c sum_{i in c} w_i - log k, one chunk at a time
+    let acc: Tensor | undefined;
+    for (let done = 0; done < k; done += chunk) {
+      const n = Math.min(chunk, k - done);
+      const next = tf.tidy(() => {
+        const part = logSumExp(this.logWeights(x, n, opts), 0);
+        if (!acc) return part;
+        const m = tf.maximum(acc, part);
+        // logaddexp, safe when both are -Inf
+        const mm = tf.where(tf.isFinite(m), m, tf.zerosLike(m));
+        return tf.add(mm, tf.log(tf.add(tf.exp(tf.sub(acc, mm)), tf.exp(tf.sub(part, mm)))));
+      });
+      acc?.dispose();
+      acc = next;
+    }
+    const out = tf.sub(acc!, Math.log(k));
+    acc!.dispose();
+    return out;
   }
 
   // ---- training -----------------------------------------------------------------------------

@@ -122,6 +122,9 @@ function release(d: { px: Distribution; zf: Tensor }, z: Tensor): void {
  * the decoder's event shape (so flat decoders score NHWC images) and repeated over the samples.
  */
 export function logLikelihood(parts: VaeParts, z: Tensor, x: Tensor, who: string): Tensor {
+  // a likelihood with a bounded support (Bernoulli: [0, 1]) checks the data first
+  const dec = parts.decoder as { checkObservation?: (x: Tensor, who: string) => void };
+  if (typeof dec.checkObservation === 'function') dec.checkObservation(x, who);
   const d = decodeFlat(parts, z, who);
   const { px, lead } = d;
   try {

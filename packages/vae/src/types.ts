@@ -11,6 +11,22 @@ type Tensor = tf.Tensor;
 export interface ElboOptions extends BoundOptions {
   /** Latent samples per example averaged in the reconstruction term. Default 1. */
   samples?: number;
+  /**
+   * Samples drawn per pass (the memory bound: one pass holds `chunk x batch` latents and their
+   * decoder outputs). Default min(samples, 100), as `@dgm-js/eval`'s chunked path.
+   */
+  chunk?: number;
+}
+
+/** Options of a VAE's `iwae`. */
+export interface IwaeOptions extends BoundOptions {
+  /**
+   * Importance samples drawn per pass (the memory bound: one pass holds `chunk x batch` latents
+   * and their decoder outputs); the passes are combined exactly (a running log-sum-exp). Default
+   * min(k, 100), as `estimateLogLikelihood` of `@dgm-js/eval`, so `iwae(x, 5000)` needs no more
+   * memory than `iwae(x, 100)`.
+   */
+  chunk?: number;
 }
 
 /** The ELBO and its two terms, one value per example (`[batch]`, nats). */

@@ -4,7 +4,7 @@
  * the non-finite guard, the leak check, validation and early stopping, progress, the JSONL log.
  * The model family supplies an `Objective` (`loss(batch, ctx) -> { loss, metrics }`).
  */
-import { ValueError } from '../errors.js';
+import { ShapeError, ValueError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { batchRows, releaseBatch } from './batch.js';
 import type { FitEndEvent, StepEndEvent } from './callback.js';
@@ -309,6 +309,12 @@ export class Trainer<B> {
   private async trainOne(batch: B): Promise<void> {
     const run = this.run;
     const examples = this.opts.batchSize ? this.opts.batchSize(batch) : batchRows(batch);
+    if (examples === 0) {
+      this.release(batch);
+      throw new ShapeError(
+        `Trainer: batch ${run.batchInEpoch} of epoch ${run.epoch} has 0 rows (step ${run.step + 1}); a loss averaged over no examples is NaN, or on wasm a meaningless tiny number that would be trained on. Drop empty batches from the data source (a last partial batch of size 0, a filter that removed every row); nothing was applied.`,
+      );
+    }
     const ctx: StepContext = {
       step: run.step,
       epoch: run.epoch,
