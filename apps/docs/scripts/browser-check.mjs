@@ -7,7 +7,9 @@
 //   variance:       the table has both estimators' columns, a row per N, REINFORCE's variance
 //                   above reparameterization's in every row and each near its analytic 87/N, 4/N
 //                   (N >= 10), and both plotted against N;
-//   flow:           training finishes and the loss of the last 10 steps is well below the first.
+//   flow:           training finishes and the loss of the last 10 steps is well below the first;
+//   vae:            the shipped checkpoint loads and decodes a 15x15 latent grid of digit images
+//                   (inked, and different across the plane) and 8 prior samples.
 // Saves a screenshot per demo to apps/bench/results/screenshots/docs-<demo>.png (the bench report
 // can embed them). Exits 1 on any failure, printing one line per check. Usage:
 //   node scripts/browser-check.mjs [--dist <dir>] [--out <dir>]
@@ -243,6 +245,35 @@ await demoPage('flow', '/demos/flow.html', async (_page, el) => {
     painted > 0.005 && painted < 0.9,
     `the learned density is drawn (${(100 * painted).toFixed(1)}% of its pixels bright)`,
   );
+});
+
+await demoPage('vae', '/demos/vae.html', async (_page, el) => {
+  await done(el, 60_000);
+  // ink per 28x28 tile of the 15x15 latent grid: digits, not blank, and different across the plane
+  const ink = await el.locator('[data-testid="latent-grid"]').evaluate((c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const out = [];
+    for (let ty = 0; ty < c.height / 28; ty++) {
+      for (let tx = 0; tx < c.width / 28; tx++) {
+        let s = 0;
+        for (let y = 0; y < 28; y++) {
+          for (let x = 0; x < 28; x++)
+            s += 1 - d[4 * ((ty * 28 + y) * c.width + tx * 28 + x)] / 255;
+        }
+        out.push(s / 784);
+      }
+    }
+    return out;
+  });
+  const mean = ink.reduce((a, b) => a + b, 0) / ink.length;
+  const sd = Math.sqrt(ink.reduce((a, b) => a + (b - mean) ** 2, 0) / ink.length);
+  check(
+    'vae',
+    ink.length === 225 && mean > 0.03 && mean < 0.5 && sd > 0.01,
+    `latent grid decoded: ${ink.length} images, mean ink ${mean.toFixed(3)}, sd across the plane ${sd.toFixed(3)}`,
+  );
+  const prior = await el.locator('[data-testid="prior-samples"]').evaluate((c) => c.width / 28);
+  check('vae', prior === 8, `${prior} samples from the prior decoded`);
 });
 
 await browser.close();

@@ -105,6 +105,7 @@ export default defineConfig({
             { text: 'Gumbel-Softmax temperature', link: '/demos/gumbel-softmax' },
             { text: 'REINFORCE vs reparameterization', link: '/demos/variance' },
             { text: 'A 2-D flow learning', link: '/demos/flow' },
+            { text: "A VAE's latent space", link: '/demos/vae' },
           ],
         },
       ],

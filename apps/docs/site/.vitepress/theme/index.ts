@@ -2,6 +2,7 @@ import type { Theme } from 'vitepress';
 import DefaultTheme from 'vitepress/theme';
 import FlowDemo from './components/FlowDemo.vue';
 import GumbelDemo from './components/GumbelDemo.vue';
+import VaeDemo from './components/VaeDemo.vue';
 import VarianceDemo from './components/VarianceDemo.vue';
 import './demo.css';
 
@@ -11,5 +12,6 @@ export default {
     app.component('GumbelDemo', GumbelDemo);
     app.component('VarianceDemo', VarianceDemo);
     app.component('FlowDemo', FlowDemo);
+    app.component('VaeDemo', VaeDemo);
   },
 } satisfies Theme;
