@@ -317,9 +317,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
     return state.code;
   } catch (e) {
     if (e instanceof CommanderError) {
+      // --help and --version exit 0; everything else commander stops on (an unknown or malformed
+      // flag, a missing argument, no command at all: help on stderr) is a usage error
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-      if (e.code === 'commander.help') return 0;
-      return e.exitCode === 0 ? 0 : 2;
+      return 2;
     }
     const who = ['train', 'eval', 'sample', 'bench'].includes(command) ? `dgm ${command}` : 'dgm';
     io.err(`${who}: error: ${oneLine(e)}\n`);

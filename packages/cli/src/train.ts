@@ -11,7 +11,7 @@ import {
   initBackend,
   JsonlLogCallback,
   latestCheckpoint,
-  ProgressReporter,
+  type ProgressInfo,
   type ProgressStream,
   Rng,
   type StepContext,
@@ -36,6 +36,7 @@ import {
   PIXELS,
   resolveOptions,
 } from './models.js';
+import { CliProgress } from './progress.js';
 import { hasRun, type RunConfig, readRun, runPaths, writeRun } from './run-dir.js';
 
 /** What `dgm train` was given (after the flags were parsed and checked one by one). */
@@ -239,6 +240,15 @@ async function trainWithTrainer(
       return { loss: nll, metrics: { bpd } };
     };
   }
+  const display = stream ? new CliProgress(stream, cfg.train.steps) : undefined;
+  // the Trainer's messages: on the progress display, or (without one) only its warnings
+  callbacks.push({
+    name: 'cli-messages',
+    onMessage: (_t, m) => {
+      if (display) display.log(m);
+      else if (m.startsWith('warning')) process.stderr.write(`${m}\n`);
+    },
+  });
   const { batchSize } = cfg.data;
   const seed = cfg.train.seed;
   const optimizer = adam(cfg.train.lr);
@@ -258,8 +268,9 @@ async function trainWithTrainer(
       },
       resume: a.resume,
       metadata: { run: cfg },
-      quiet: stream === undefined,
-      ...(stream
+      // the built-in display stays quiet: its lines go through CliProgress (fitted to the terminal)
+      quiet: true,
+      ...(display && stream
         ? {
             progress: {
               stream,
@@ -267,10 +278,12 @@ async function trainWithTrainer(
                 ? {}
                 : { everySteps: Math.max(1, Math.round(cfg.train.steps / 20)) }),
             },
+            onProgress: (p: ProgressInfo) => display.update(p),
           }
         : {}),
       callbacks,
     }).fit();
+    display?.finish();
     return {
       step: result.step,
       resumedFrom: result.resumedFrom,
@@ -294,12 +307,7 @@ async function trainGan(
   const { batchSize, trainSize } = cfg.data;
   const total = cfg.train.steps;
   const log = new GanLog(paths.log);
-  const reporter = stream
-    ? new ProgressReporter({
-        stream,
-        ...(stream.isTTY ? {} : { everySteps: Math.max(1, Math.round(total / 20)) }),
-      })
-    : undefined;
+  const reporter = stream ? new CliProgress(stream, total) : undefined;
   let sessionStart = performance.now();
   let sessionStep = 0;
   const info = (step: number, metrics: Readonly<Record<string, number>>) => {
@@ -319,6 +327,7 @@ async function trainGan(
       skipped: 0,
     };
   };
+  let lastMetrics: Readonly<Record<string, number>> | undefined;
   const callback: GanCallback = {
     name: 'cli',
     // flushed while the checkpoint is gathered, before it is written (no gap if killed after it)
@@ -327,6 +336,7 @@ async function trainGan(
       return undefined;
     },
     onStepEnd: (_t, e) => {
+      lastMetrics = e.metrics;
       log.push({ type: 'train', step: e.step, ...e.metrics });
       if (reporter?.due(e.step)) reporter.update(info(e.step, e.metrics));
     },
@@ -354,13 +364,12 @@ async function trainGan(
     sessionStep = startStep;
     const r = await trainer.fit({ steps: total });
     log.flush();
-    const last = r.history.at(-1);
-    if (reporter && last) reporter.finish(info(r.step, last.metrics));
+    if (reporter) reporter.finish(lastMetrics ? info(r.step, lastMetrics) : undefined);
     return {
       step: r.step,
       resumedFrom: r.resumedFrom,
       lastCheckpoint: r.lastCheckpoint,
-      loss: last?.metrics.lossG,
+      loss: lastMetrics?.lossG,
     };
   } finally {
     trainer.dispose();
