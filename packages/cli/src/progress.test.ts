@@ -25,7 +25,13 @@ describe('progress on a terminal', () => {
 
   it('redraws one bar with rate and ETA within 80 columns, and ends it with a newline', () => {
     let text = '';
-    const stream = { isTTY: true, columns: 80, write: (s: string) => (text += s) };
+    const stream = {
+      isTTY: true,
+      columns: 80,
+      write: (s: string) => {
+        text += s;
+      },
+    };
     const p = new CliProgress(stream, 100);
     p.update(info(50, 500));
     p.update(info(50, Number.NaN)); // the trainer's closing repeat: ignored

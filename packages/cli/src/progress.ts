@@ -61,8 +61,8 @@ export class CliProgress {
 
   /** A message on its own line (the bar stays intact on a terminal). */
   log(message: string): void {
-    if (!this.stream.isTTY) return this.reporter.log(message);
-    this.stream.write(`\r\u001b[2K${message}\n${this.last ? this.bar(this.last) : ''}`);
+    if (!this.stream.isTTY) this.reporter.log(message);
+    else this.stream.write(`\r\u001b[2K${message}\n${this.last ? this.bar(this.last) : ''}`);
   }
 
   /** The final line (the last one shown, or `p`). */
