@@ -45,8 +45,14 @@ for (const group of ['packages', 'apps']) {
   }
 }
 for (const p of problems) console.log(`problem: ${p}`);
+const STEPS = [
+  "the README's test command",
+  'the native-kernel tests',
+  'the kernels speed guard',
+  'the docs build + browser check',
+];
 statuses.forEach((s, i) => {
-  if (s !== 0) console.log(`problem: test command ${i + 1} exited with status ${s}`);
+  if (s !== 0) console.log(`problem: ${STEPS[i] ?? `step ${i + 1}`} exited with status ${s}`);
 });
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || passed === 0 || statuses.some((s) => s !== 0) ? 1 : 0);
