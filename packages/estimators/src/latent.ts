@@ -62,6 +62,15 @@ function checkLogits(logits: Tensor, who: string, minRank: number): void {
   if (logits.dtype !== 'float32') {
     throw new ValueError(`${who}: logits must be float32, got ${logits.dtype}.`);
   }
+  // NaN / +-Inf logits make every estimator's surrogate NaN (issue 19's fuzzing found it)
+  const v = logits.dataSync();
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i] as number)) {
+      throw new ValueError(
+        `${who}: logits[${i}] (flat index) is ${v[i]}; logits must be finite (for a near-certain outcome use a large finite value such as +-30).`,
+      );
+    }
+  }
 }
 
 /** A discrete latent resolved to its core distribution and the logits the estimators use. */

@@ -45,7 +45,13 @@ export function gumbelMax(logits: Tensor, rng: Rng): Tensor {
  * it writes the int32 bit pattern of 1, i.e. 1.4e-45; build int32 and cast instead.)
  */
 export function oneHotFloat(indices: Tensor, k: number): Tensor {
-  return tf.tidy(() => tf.cast(tf.oneHot(indices, k), 'float32'));
+  // tf.oneHot also refuses k = 1; comparing with 0..k-1 works for every k
+  return tf.tidy(() =>
+    tf.cast(
+      tf.equal(tf.expandDims(tf.cast(indices, 'int32'), -1), tf.range(0, k, 1, 'int32')),
+      'float32',
+    ),
+  );
 }
 
 /** Integer draws (int32) from categorical log-probabilities `logits` [..., K], by Gumbel-Max. */
@@ -108,7 +114,8 @@ export class Categorical extends BaseDistribution {
       );
     }
     return tf.tidy(() => {
-      const mask = tf.cast(tf.oneHot(tf.cast(x, 'int32'), k), 'bool');
+      // (not tf.oneHot: it refuses k = 1, a valid one-category distribution)
+      const mask = tf.equal(tf.expandDims(tf.cast(x, 'int32'), -1), tf.range(0, k, 1, 'int32'));
       return tf.sum(tf.where(mask, this.logits, tf.zerosLike(this.logits)), -1);
     });
   }
