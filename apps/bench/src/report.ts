@@ -30,7 +30,12 @@ export interface SuiteResult {
   /** Figures written next to the results, relative to the results directory. */
   figures?: Figure[];
   /** What the suite cost: wall seconds, and CPU seconds of the bench process (peers excluded). */
-  timing?: { wallSeconds: number; cpuSeconds: number };
+  timing?: {
+    wallSeconds: number;
+    cpuSeconds: number;
+    /** How many other suites ran at the same time (one per core); 0 or absent: alone. */
+    beside?: number;
+  };
 }
 
 /** Ratio ours/peer where both exist and are positive; lower is better for costs. */
@@ -95,7 +100,7 @@ export async function writeReport(dir: string): Promise<void> {
     parts.push(
       `## ${r.suite}`,
       '',
-      `profile \`${r.profile}\`, backend \`${r.backend}\`, ${r.date}${r.timing ? `; took ${r.timing.wallSeconds.toFixed(0)} s wall, ${r.timing.cpuSeconds.toFixed(0)} s CPU of the bench process` : ''}`,
+      `profile \`${r.profile}\`, backend \`${r.backend}\`, ${r.date}${r.timing ? `; took ${r.timing.wallSeconds.toFixed(0)} s wall, ${r.timing.cpuSeconds.toFixed(0)} s CPU of the bench process${r.timing.beside ? `, run beside up to ${r.timing.beside} other suite(s) on the other core(s): speed rows measured with those cores busy, ours and the peer's alike (\`--jobs 1\` runs it alone)` : ''}` : ''}`,
       '',
     );
     parts.push(
