@@ -254,7 +254,13 @@ export function expandTo(t: Tensor, rank: number): Tensor {
  * float32 OneHot writes the int32 bit pattern of 1), as core's distributions do internally.
  */
 export function oneHot(indices: Tensor, depth: number): Tensor {
-  return tf.tidy(() => tf.cast(tf.oneHot(tf.cast(indices, 'int32'), depth), 'float32'));
+  // not tf.oneHot: it refuses depth 1 (a one-category latent; found by the fuzz suite)
+  return tf.tidy(() =>
+    tf.cast(
+      tf.equal(tf.expandDims(tf.cast(indices, 'int32'), -1), tf.range(0, depth, 1, 'int32')),
+      'float32',
+    ),
+  );
 }
 
 /**

@@ -8,6 +8,7 @@ import { hybridsAdversarialSuite } from './hybrids-adversarial.js';
 import { hybridsMultimodalSuite } from './hybrids-multimodal.js';
 import { hybridsLatentSuite } from './hybrids-latent.js';
 import { kernelsSuite } from './kernels.js';
+import { reliabilitySuite } from './reliability.js';
 import type { Suite } from './types.js';
 import { vaeSuite } from './vae.js';
 
@@ -24,4 +25,5 @@ export const SUITES: readonly Suite[] = [
   hybridsLatentSuite,
   ganSuite,
   evalSuite,
+  reliabilitySuite,
 ];
