@@ -61,8 +61,6 @@ export {
   type LoopPlayer,
 } from './flowgan-loop.js';
 export { FlowGanTrainer, type FlowGanTrainerOptions } from './flowgan-train.js';
-export { VaeGan, type VaeGanOptions, type VaeGanTerms } from './vae-gan.js';
-export { VaeGanTrainer, type VaeGanTrainerOptions } from './vae-gan-train.js';
 // InfoVAE / MMD-VAE and the ELBO's alternative interpretation
 export {
   InfoVAE,
@@ -113,4 +111,6 @@ export {
   sameDepthPixelCnn,
 } from './pixel-vae.js';
 export { type MafPriorOptions, mafPrior } from './priors.js';
+export { VaeGan, type VaeGanOptions, type VaeGanTerms } from './vae-gan.js';
+export { VaeGanTrainer, type VaeGanTrainerOptions } from './vae-gan-train.js';
 export { VampPrior, type VampPriorOptions, vampPrior } from './vamp-prior.js';
