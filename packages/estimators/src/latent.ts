@@ -181,6 +181,12 @@ export function resolveDiscrete(
         `from @dgm-js/core-tensors (or ${kinds.map((k) => `${k}Latent(logits)`).join(' / ')}).${hint}`,
     );
   }
+  if (r.logits.size === 0) {
+    // tfjs's gradients of empty tensors fail with untyped shape errors (found by the fuzz suite)
+    throw new ShapeError(
+      `${who}: the latent's logits have shape ${fmtShape(r.logits.shape)}, with no entries; a latent needs at least one variable (and one instance).`,
+    );
+  }
   return r;
 }
 
