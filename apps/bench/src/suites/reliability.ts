@@ -12,6 +12,8 @@
  * the checkpoint store. The real-process SIGKILL mechanics are covered by core-tensors'
  * `kill.test.ts`.
  */
+
+import { Made } from '@dgm-js/autoregressive';
 import {
   adam,
   Bernoulli,
@@ -259,6 +261,14 @@ function leakPass(): { leaked: number; classes: number; detail: string[] } {
       },
     ],
     [
+      'Made',
+      () => {
+        const m = new Made({ dim: 6, hiddenSizes: [8], rng });
+        tf.dispose([m.logProb(x), m.sample({ sampleShape: [2], rng })]);
+        m.dispose();
+      },
+    ],
+    [
       'Flow(Planar)',
       () => {
         const f = new Flow(new Planar(6, { rng }), { dim: 6 });
@@ -321,7 +331,7 @@ export const reliabilitySuite: Suite = {
         '. Flows are fuzzed with finite data only: Flow.logProb of a NaN/Inf x returns NaN (not a typed error), a known gap of the flows package.',
     );
 
-    const kr = await killResume(quick ? 1 : 5, quick ? 20 : 40, 19);
+    const kr = await killResume(quick ? 3 : 10, quick ? 20 : 40, 19);
     rows.add('reliability/kill-resume-trials', kr.trials, 'trials', {
       note: `discrete VAE, ${estimators.map(([n]) => n).join(' and ')}; crash at a random step, resume from checkpoints every 5 steps; in-process crash`,
     });
