@@ -5,8 +5,8 @@ import { flowsSuite } from './flows.js';
 import { ganSuite } from './gan.js';
 import { hybridsSuite } from './hybrids.js';
 import { hybridsAdversarialSuite } from './hybrids-adversarial.js';
-import { hybridsMultimodalSuite } from './hybrids-multimodal.js';
 import { hybridsLatentSuite } from './hybrids-latent.js';
+import { hybridsMultimodalSuite } from './hybrids-multimodal.js';
 import { kernelsSuite } from './kernels.js';
 import { reliabilitySuite } from './reliability.js';
 import type { Suite } from './types.js';
@@ -21,8 +21,8 @@ export const SUITES: readonly Suite[] = [
   vaeSuite,
   hybridsSuite,
   hybridsAdversarialSuite,
-  hybridsMultimodalSuite,
   hybridsLatentSuite,
+  hybridsMultimodalSuite,
   ganSuite,
   evalSuite,
   reliabilitySuite,
