@@ -2,21 +2,17 @@
  * FlowGAN killed with SIGKILL mid-run, then resumed: the flow's and the critic's parameters equal
  * an uninterrupted run's exactly (through them, both optimizers' state and the seed stream).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DirectoryCheckpointStore, listCheckpoints, tf } from '@dgm-js/core-tensors';
+import { runUntilKilled } from '@dgm-js/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { toyFlowGan } from './flowgan-fixture.js';
 
 const here = fileURLToPath(new URL('./', import.meta.url));
 const pkgRoot = fileURLToPath(new URL('../', import.meta.url));
-// tfjs's ESM resolution hooks, shared with core-tensors' Trainer kill test
-const hooks = fileURLToPath(
-  new URL('../../core-tensors/src/train/fixtures/register-hooks.mjs', import.meta.url),
-);
 let root: string;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'flowgan-kill-'));
@@ -25,47 +21,13 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+/** Runs the child trainer and SIGKILLs it once it has printed step `killAt`. */
 function runChild(dir: string, steps: number, killAt: number) {
-  return new Promise<{ signal: NodeJS.Signals | null; steps: number[]; stderr: string }>(
-    (resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--conditions=source',
-          '--import',
-          'tsx',
-          '--import',
-          hooks,
-          join(here, 'flowgan-child.ts'),
-          dir,
-          String(steps),
-          '40',
-        ],
-        {
-          cwd: pkgRoot,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...process.env, DGM_BACKEND: tf.getBackend() },
-        },
-      );
-      let out = '';
-      let stderr = '';
-      let sent = false;
-      const seen = () => [...out.matchAll(/step (\d+)\n/g)].map((m) => Number(m[1]));
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const s = seen();
-        if (!sent && s.length && s[s.length - 1]! >= killAt) {
-          sent = true;
-          child.kill('SIGKILL');
-        }
-      });
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
-      child.on('error', reject);
-      child.on('exit', (_code, signal) => resolve({ signal, steps: seen(), stderr }));
-    },
-  );
+  return runUntilKilled(join(here, 'flowgan-child.ts'), [dir, String(steps), '40'], {
+    killAt,
+    cwd: pkgRoot,
+    backend: tf.getBackend(),
+  });
 }
 
 it('SIGKILL mid-run, then resume: the same flow and critic as an uninterrupted run', async () => {

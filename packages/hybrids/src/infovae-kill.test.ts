@@ -3,21 +3,17 @@
  * equal an uninterrupted run's exactly (through them, the optimiser's state and the seed streams
  * of the batches and of the loss's posterior and prior draws).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DirectoryCheckpointStore, listCheckpoints, tf } from '@dgm-js/core-tensors';
+import { runUntilKilled } from '@dgm-js/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { toyInfoVae } from './infovae-fixture.js';
 
 const here = fileURLToPath(new URL('./', import.meta.url));
 const pkgRoot = fileURLToPath(new URL('../', import.meta.url));
-// tfjs's ESM resolution hooks of core-tensors' own kill test (test-only)
-const hooks = fileURLToPath(
-  new URL('../../core-tensors/src/train/fixtures/register-hooks.mjs', import.meta.url),
-);
 let root: string;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'infovae-kill-'));
@@ -26,47 +22,13 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+/** Runs the child trainer and SIGKILLs it once it has printed step `killAt`. */
 function runChild(dir: string, steps: number, killAt: number) {
-  return new Promise<{ signal: NodeJS.Signals | null; steps: number[]; stderr: string }>(
-    (resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--conditions=source',
-          '--import',
-          'tsx',
-          '--import',
-          hooks,
-          join(here, 'infovae-child.ts'),
-          dir,
-          String(steps),
-          '40',
-        ],
-        {
-          cwd: pkgRoot,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...process.env, DGM_BACKEND: tf.getBackend() },
-        },
-      );
-      let out = '';
-      let stderr = '';
-      let sent = false;
-      const seen = () => [...out.matchAll(/step (\d+)\n/g)].map((m) => Number(m[1]));
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const s = seen();
-        if (!sent && s.length && s[s.length - 1]! >= killAt) {
-          sent = true;
-          child.kill('SIGKILL');
-        }
-      });
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
-      child.on('error', reject);
-      child.on('exit', (_code, signal) => resolve({ signal, steps: seen(), stderr }));
-    },
-  );
+  return runUntilKilled(join(here, 'infovae-child.ts'), [dir, String(steps), '40'], {
+    killAt,
+    cwd: pkgRoot,
+    backend: tf.getBackend(),
+  });
 }
 
 it('InfoVAE: SIGKILL mid-run, then resume: the same parameters as an uninterrupted run', async () => {

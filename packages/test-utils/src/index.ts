@@ -5,6 +5,6 @@ export { checkGradient } from './gradcheck.js';
 export { disposeAll, expectNoLeaks } from './leaks.js';
 import './matchers.js';
 
-export { tfjsHooksImport } from './child-process.js';
+export { type KilledChild, runUntilKilled, tfjsHooksImport } from './child-process.js';
 export type { ReadmeBlock } from './readme.js';
 export { readmeBlocks, runReadme } from './readme.js';

@@ -4,12 +4,12 @@
  * uninterrupted run's exactly (the Trainer restores Adam's moments, the step, the data order and
  * the per-step random streams).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DirectoryCheckpointStore, listCheckpoints, tf } from '@dgm-js/core-tensors';
+import { runUntilKilled } from '@dgm-js/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { toyMvae } from './fixtures/toy-mvae.js';
 
@@ -25,47 +25,11 @@ afterAll(async () => {
 
 /** Runs the child trainer and SIGKILLs it once it has printed step `killAt`. */
 function runChild(dir: string, steps: number, killAt: number) {
-  return new Promise<{ signal: NodeJS.Signals | null; steps: number[]; stderr: string }>(
-    (resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--conditions=source', // workspace packages resolve to their src/ (no build needed)
-          '--import',
-          'tsx',
-          '--import',
-          join(fixtures, 'register-hooks.mjs'),
-          join(fixtures, 'mvae-child.ts'),
-          dir,
-          String(steps),
-          '40',
-        ],
-        // the same backend as this process, for a bit-exact comparison
-        {
-          cwd: pkgRoot,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...process.env, DGM_BACKEND: tf.getBackend() },
-        },
-      );
-      let out = '';
-      let stderr = '';
-      let sent = false;
-      const seen = () => [...out.matchAll(/step (\d+)\n/g)].map((m) => Number(m[1]));
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const s = seen();
-        if (!sent && s.length && s[s.length - 1]! >= killAt) {
-          sent = true;
-          child.kill('SIGKILL');
-        }
-      });
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
-      child.on('error', reject);
-      child.on('exit', (_code, signal) => resolve({ signal, steps: seen(), stderr }));
-    },
-  );
+  return runUntilKilled(join(fixtures, 'mvae-child.ts'), [dir, String(steps), '40'], {
+    killAt,
+    cwd: pkgRoot,
+    backend: tf.getBackend(),
+  });
 }
 
 it('SIGKILL mid-run, then resume: the same MVAE parameters as an uninterrupted run', async () => {
