@@ -21,6 +21,7 @@ import {
 import { type GanLoss, type GanLossName, ganLoss, gradientPenalty } from '@dgm-js/gan';
 import { GaussianEncoder, type TensorModule } from '@dgm-js/vae';
 import { drawPrior, type LatentSampler } from './aae-priors.js';
+import type { LoopContext } from './flowgan-loop.js';
 
 type Tensor = tf.Tensor;
 type Scalar = tf.Scalar;
@@ -312,19 +313,57 @@ export class AAE extends Module<Tensor, Tensor> {
         const l = opt.minimize(f, true, vars) as Scalar;
         return l.dataSync()[0]!;
       });
-    const recon = run(o.autoencoder, this.autoencoderParameters(), () =>
-      this.nll(this.encode(x, { rng }), x),
-    );
+    const vars = {
+      autoencoder: () => this.autoencoderParameters(),
+      critic: () => this.criticParameters(),
+      encoder: () => this.encoderParameters(),
+    };
+    return this.phases(x, rng, nCritic, (p, f) => run(o[p], vars[p](), f));
+  }
+
+  /**
+   * The paper's schedule on the batch x, each update done by `update(player, loss)` (the
+   * optimizer's own `minimize` in {@link step}, an `AdversarialLoop`'s in {@link trainStep}).
+   */
+  private phases(
+    x: Tensor,
+    rng: Rng,
+    nCritic: number,
+    update: (player: keyof AaeOptimizers, f: () => Scalar) => number,
+  ): { recon: number; critic: number; generator: number } {
+    const recon = update('autoencoder', () => this.nll(this.encode(x, { rng }), x));
     let critic = 0;
     for (let i = 0; i < nCritic; i++) {
-      critic = run(o.critic, this.criticParameters(), () =>
-        this.criticTerm(this.encode(x, { rng }), rng),
-      );
+      critic = update('critic', () => this.criticTerm(this.encode(x, { rng }), rng));
     }
-    const generator = run(o.encoder, this.encoderParameters(), () =>
+    const generator = update('encoder', () =>
       this.ganLoss.generator(this.critic.score(this.encode(x, { rng }))),
     );
     return { recon, critic, generator };
+  }
+
+  /**
+   * One training step through an `AdversarialLoop`'s `update` (see `AaeTrainer`), whose
+   * players are named 'autoencoder', 'critic' and 'encoder': a batch `data(ctx.rng.split())`,
+   * then {@link step}'s schedule with the rest of `ctx.rng`.
+   */
+  trainStep(
+    ctx: LoopContext,
+    data: (rng: Rng) => Tensor,
+    opts: { nCritic?: number } = {},
+  ): { recon: number; critic: number; generator: number } {
+    const nCritic = opts.nCritic ?? 1;
+    if (!Number.isInteger(nCritic) || nCritic < 1) {
+      throw new ValueError(
+        `AAE.trainStep: nCritic must be an integer >= 1, got ${String(nCritic)}.`,
+      );
+    }
+    const x = data(ctx.rng.split());
+    try {
+      return this.phases(x, ctx.rng, nCritic, (p, f) => ctx.update(p, () => f())[0]!);
+    } finally {
+      x.dispose();
+    }
   }
 
   /** n samples: z ~ p(z), then the mean of p(x | z): `[n, ...event]`. */

@@ -30,6 +30,7 @@ export {
   gaussianMixturePrior,
   type LatentSampler,
 } from './aae-priors.js';
+export { AaeTrainer, type AaeTrainerOptions } from './aae-train.js';
 export { FlatContext, flatContext } from './adapters.js';
 export {
   FlowPosterior,
