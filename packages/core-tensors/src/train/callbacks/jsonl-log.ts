@@ -12,8 +12,11 @@ function now(): number {
 /**
  * The Trainer's JSONL log (`TrainerOptions.logFile`, Node): `{"type":"train",...}` per history
  * row and `{"type":"validation",...}` per validation, appended in batches (at least every two
- * seconds, at every checkpoint and at the end). On resume the lines the interrupted run wrote
- * after its last checkpoint are dropped, so the file reads as one uninterrupted run.
+ * seconds, before every checkpoint is written and at the end). Flushing in `saveState`, which
+ * the checkpointing callback calls before it writes the checkpoint, makes the log durable up to
+ * the checkpointed step: a kill right after a checkpoint cannot lose lines that checkpoint
+ * covers. On resume the lines the interrupted run wrote after its last checkpoint are dropped,
+ * so the file reads as one uninterrupted run with every step exactly once.
  *
  * @example
  * ```ts
@@ -44,6 +47,15 @@ export class JsonlLogCallback implements Callback {
 
   onValidation(_t: TrainerHandle, e: ValidationEvent): void {
     this.log.push({ type: 'validation', ...e.entry });
+  }
+
+  /**
+   * Runs while a checkpoint is being built, before it is written: flushes the queued lines so the
+   * log on disk covers every step the checkpoint will cover. Saves no state of its own.
+   */
+  async saveState(): Promise<undefined> {
+    await this.flush();
+    return undefined;
   }
 
   async onCheckpoint(): Promise<void> {
