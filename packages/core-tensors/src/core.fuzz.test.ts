@@ -115,8 +115,17 @@ describe('fuzz: core-tensors distributions', () => {
           const d = new Normal(loc, scale);
           try {
             const lp = d.logProb(x);
-            const s = d.sample({ sampleShape: [v.n], rng: new Rng(1) });
-            return [lp, s, d.entropy(), kl(d, d)];
+            // logProb's result is disposed if a later call throws (no harness leak).
+            const rest: tf.Tensor[] = [];
+            try {
+              rest.push(d.sample({ sampleShape: [v.n], rng: new Rng(1) }));
+              rest.push(d.entropy());
+              rest.push(kl(d, d));
+            } catch (e) {
+              tf.dispose([lp, ...rest]);
+              throw e;
+            }
+            return [lp, ...rest];
           } finally {
             d.dispose();
           }

@@ -186,7 +186,10 @@ export class Flow
   /**
    * log p(x) per example (nats), differentiable in the parameters: `x` `[..., D]` gives `[...]`.
    * A conditional flow takes `x` `[N, D]` and `context` `[N or 1, contextDim]` (or use
-   * `condition(context).logProb(x)`, which broadcasts more generally).
+   * `condition(context).logProb(x)`, which broadcasts more generally). A wrong shape is a
+   * `ShapeError` thrown before anything is allocated. `x` is not scanned for NaN / +-Inf (this
+   * is the training hot path; the base Normal is built with `validate: false`, core's no-read-back
+   * mode): a non-finite row gives a non-finite log-density for that example only.
    *
    * @example
    * ```ts

@@ -326,7 +326,9 @@ export const PROPERTIES: Property[] = [
         }
         const out: Tensor[] = [];
         try {
-          out.push(flow.sample({ sampleShape: [v.n], rng }), flow.logProb(x));
+          // One push per call: \`push(a(), b())\` would drop a() when b() throws (a harness leak).
+          out.push(flow.sample({ sampleShape: [v.n], rng }));
+          out.push(flow.logProb(x));
           return out;
         } catch (e) {
           tf.dispose(out);
