@@ -21,7 +21,10 @@ export interface ProgressInfo {
   /** The current epoch (0-based) and the epoch budget. */
   epoch: number;
   epochs: number | undefined;
-  /** The mean loss over the steps since the last line (applied steps only). */
+  /**
+   * The mean loss over the steps since the last line (applied steps only); the previous line's
+   * when no step was applied since. NaN when no step was ever applied (the line then omits it).
+   */
   loss: number;
   /** Mean metrics over the same steps. */
   metrics: Record<string, number>;
@@ -80,18 +83,99 @@ export function fmtDuration(sec: number): string {
  * ```
  */
 export function formatProgress(p: ProgressInfo): string {
+  return formatParts(p, FULL);
+}
+
+/** Which optional parts a progress line shows (the bar drops them to fit a narrow terminal). */
+interface LineParts {
+  /** How many metrics to show (in insertion order). */
+  metrics: number;
+  loss: boolean;
+  examples: boolean;
+  epoch: boolean;
+  skipped: boolean;
+}
+
+const FULL: LineParts = {
+  metrics: Number.POSITIVE_INFINITY,
+  loss: true,
+  examples: true,
+  epoch: true,
+  skipped: true,
+};
+
+function formatParts(p: ProgressInfo, w: LineParts): string {
   const parts: string[] = [];
   let head = `step ${p.step}${p.totalSteps !== undefined ? `/${p.totalSteps}` : ''}`;
-  if (p.epochs !== undefined) head += ` epoch ${Math.min(p.epoch + 1, p.epochs)}/${p.epochs}`;
+  if (w.epoch && p.epochs !== undefined) {
+    head += ` epoch ${Math.min(p.epoch + 1, p.epochs)}/${p.epochs}`;
+  }
   parts.push(head);
-  const m = Object.entries(p.metrics).map(([k, v]) => `${k} ${fmtNum(v)}`);
-  parts.push([`loss ${fmtNum(p.loss)}`, ...m].join(' '));
+  // a NaN loss means no step was averaged (e.g. nothing ran since the last line): show none
+  if (w.loss && Number.isFinite(p.loss)) {
+    const m = Object.entries(p.metrics)
+      .slice(0, w.metrics)
+      .map(([k, v]) => `${k} ${fmtNum(v)}`);
+    parts.push([`loss ${fmtNum(p.loss)}`, ...m].join(' '));
+  }
   let speed = `${fmtNum(p.stepsPerSec)} steps/s`;
-  if (p.examplesPerSec !== undefined) speed += ` ${Math.round(p.examplesPerSec)} ex/s`;
+  if (w.examples && p.examplesPerSec !== undefined) {
+    speed += ` ${Math.round(p.examplesPerSec)} ex/s`;
+  }
   parts.push(speed);
   if (p.etaSec !== undefined) parts.push(`ETA ${fmtDuration(p.etaSec)}`);
-  if (p.skipped > 0) parts.push(`${p.skipped} skipped (non-finite)`);
+  if (w.skipped && p.skipped > 0) parts.push(`${p.skipped} skipped (non-finite)`);
   return parts.join(' | ');
+}
+
+/**
+ * The progress bar line for a terminal `columns` wide (undefined: no limit, a 20-wide bar). The
+ * line is at most `columns - 1` characters (a full-width line wraps on some terminals, and a
+ * wrapped line cannot be redrawn with '\r'). To fit, it drops metrics first (last first), then
+ * the bar (keeping the percentage), then examples/s, the loss, the epoch, the skipped count and
+ * the percentage; the step rate and the ETA are always kept (on a terminal too narrow even for
+ * them the line keeps its end, so rate and ETA stay visible).
+ *
+ * @example
+ * ```ts
+ * progressBarLine(info, 80).length <= 79; // true
+ * ```
+ */
+export function progressBarLine(p: ProgressInfo, columns: number | undefined): string {
+  const hasBar = p.totalSteps !== undefined && p.totalSteps > 0;
+  const frac = hasBar ? Math.min(1, p.step / p.totalSteps!) : 0;
+  const pct = `${String(Math.floor(frac * 100)).padStart(3)}%`;
+  const withBar = (text: string, width: number): string => {
+    const full = Math.round(frac * width);
+    return `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${pct} ${text}`;
+  };
+  if (columns === undefined) return hasBar ? withBar(formatProgress(p), 20) : formatProgress(p);
+  const avail = Math.max(columns - 1, 1);
+  const nMetrics = Object.keys(p.metrics).length;
+  // 1. the bar (10 to 30 wide) with as many metrics as fit
+  if (hasBar) {
+    for (let k = nMetrics; k >= 0; k--) {
+      const text = formatParts(p, { ...FULL, metrics: k });
+      const width = Math.min(30, avail - text.length - 8);
+      if (width >= 10) return withBar(text, width);
+    }
+  }
+  // 2. no bar: drop metrics, then examples/s, loss, epoch, skipped, the percentage
+  const prefix = hasBar ? `${pct} ` : '';
+  const tries: LineParts[] = [];
+  for (let k = nMetrics; k >= 0; k--) tries.push({ ...FULL, metrics: k });
+  const lean = { ...FULL, metrics: 0 };
+  for (const drop of ['examples', 'loss', 'epoch', 'skipped'] as const) {
+    lean[drop] = false;
+    tries.push({ ...lean });
+  }
+  for (const w of tries) {
+    const line = `${prefix}${formatParts(p, w)}`;
+    if (line.length <= avail) return line;
+  }
+  const bare = formatParts(p, lean);
+  // 3. too narrow even for that: keep the end (rate and ETA)
+  return bare.length <= avail ? bare : bare.slice(bare.length - avail);
 }
 
 /** Options of {@link ProgressReporter}. */
@@ -184,14 +268,6 @@ export class ProgressReporter {
   }
 
   private bar(p: ProgressInfo): string {
-    const text = formatProgress(p);
-    if (p.totalSteps === undefined || p.totalSteps <= 0) return text;
-    const frac = Math.min(1, p.step / p.totalSteps);
-    const cols = this.stream.columns;
-    const width = cols === undefined ? 20 : Math.max(10, Math.min(30, cols - text.length - 8));
-    const full = Math.round(frac * width);
-    const line = `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${String(Math.floor(frac * 100)).padStart(3)}% ${text}`;
-    // never wrap on a real terminal (a wrapped line cannot be redrawn with '\r')
-    return cols === undefined ? line : line.slice(0, Math.max(cols - 1, 40));
+    return progressBarLine(p, this.stream.columns);
   }
 }

@@ -37,6 +37,9 @@ export class ProgressCallback implements Callback {
   private sessionStartStep = 0;
   private examples = 0;
   private examplesKnown = true;
+  /** The last mean loss and metrics shown, for a closing line with no step since. */
+  private lastLoss = Number.NaN;
+  private lastMetrics: Record<string, number> = {};
 
   constructor(opts: ProgressCallbackOptions = {}) {
     this.opts = opts;
@@ -90,13 +93,22 @@ export class ProgressCallback implements Callback {
       totalSteps: total,
       epoch: t.epoch,
       epochs: t.epochs,
-      loss: a.n > 0 ? a.loss / n : Number.NaN,
-      metrics: Object.fromEntries(Object.entries(a.metrics).map(([k, v]) => [k, v / n])),
+      // no applied step since the last line (e.g. the closing line right after one): repeat the
+      // last means rather than show NaN
+      loss: a.n > 0 ? a.loss / n : this.lastLoss,
+      metrics:
+        a.n > 0
+          ? Object.fromEntries(Object.entries(a.metrics).map(([k, v]) => [k, v / n]))
+          : { ...this.lastMetrics },
       stepsPerSec: sps,
       examplesPerSec: this.examplesKnown && steps > 0 ? this.examples / sec : undefined,
       etaSec: total !== undefined && sps > 0 ? Math.max(total - t.step, 0) / sps : undefined,
       skipped: t.skippedSteps,
     };
+    if (a.n > 0) {
+      this.lastLoss = info.loss;
+      this.lastMetrics = { ...info.metrics };
+    }
     if (a.n > 0 || final) this.acc = emptyAcc();
     this.opts.onProgress?.(info);
     if (this.opts.quiet) return;
