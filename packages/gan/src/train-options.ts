@@ -49,9 +49,20 @@ export interface GanTrainerOptions {
   penalty?: PenaltyOption | readonly PenaltyOption[];
   /** Critic updates per generator update. Default 1 (WGAN-GP uses 5). */
   nCritic?: number;
-  /** Default adam(2e-4, 0.5, 0.999) (Radford et al. 2016). */
+  /**
+   * The generator's optimizer. Default adam(2e-4, 0.5, 0.999) (Radford et al. 2016).
+   *
+   * Ownership: an optimizer you pass stays yours: `GanTrainer.dispose()` does not dispose it
+   * (you may reuse it, e.g. for a second trainer), so call its `dispose()` yourself when done,
+   * or its slot variables (Adam: two per parameter, plus the beta powers) leak. The default one
+   * the trainer makes is the trainer's, and `dispose()` frees it.
+   */
   generatorOptimizer?: tf.Optimizer;
-  /** Default adam(2e-4, 0.5, 0.999). */
+  /**
+   * The critic's optimizer (a different instance from the generator's). Default
+   * adam(2e-4, 0.5, 0.999). Same ownership rule as `generatorOptimizer`: one you pass is yours
+   * to dispose; the default is disposed by `GanTrainer.dispose()`.
+   */
   criticOptimizer?: tf.Optimizer;
   /** Keep an exponential moving average of the generator's weights. Default off. */
   ema?: { decay?: number };

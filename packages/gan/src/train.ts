@@ -60,6 +60,11 @@ function nowMs(): number {
 /**
  * Trains a generator and a critic against each other.
  *
+ * Ownership: `dispose()` frees what the trainer made (the fixed noise and labels, the EMA and
+ * other callbacks' state, and the default optimizers it created when `generatorOptimizer` /
+ * `criticOptimizer` were not given). The players and any optimizer you passed stay yours:
+ * dispose them yourself.
+ *
  * @example
  * ```ts
  * import { Rng } from '@dgm-js/core-tensors';
@@ -568,7 +573,11 @@ export class GanTrainer implements GanHandle {
     }
   }
 
-  /** Frees what the trainer owns (fixed noise, EMA, callbacks' state); not the players. */
+  /**
+   * Frees what the trainer owns: the fixed noise, the EMA and callbacks' state, and the default
+   * optimizers it made. Not the players, and not optimizers passed as `generatorOptimizer` /
+   * `criticOptimizer` (the caller disposes those).
+   */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
