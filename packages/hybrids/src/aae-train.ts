@@ -3,16 +3,9 @@
  * latent critic, the encoder of the regularisation phase) on an {@link AdversarialLoop} with
  * checkpoints and exact resume (every parameter, all three optimizers' slots, the seed stream).
  */
-import {
-  adam,
-  type CheckpointStore,
-  Module,
-  type Rng,
-  type tf,
-  ValueError,
-} from '@dgm-js/core-tensors';
+import { adam, Module, type Rng, type tf, ValueError } from '@dgm-js/core-tensors';
 import type { AAE } from './aae.js';
-import { AdversarialLoop, type AnyModule } from './flowgan-loop.js';
+import { AdversarialLoop, type AnyModule, type LoopTrainerOptions } from './flowgan-loop.js';
 
 /**
  * The encoder and the decoder as one player (internal): their parameters and
@@ -44,7 +37,8 @@ class AutoencoderView extends Module<never, never> {
 }
 
 /** Options of {@link AaeTrainer}. */
-export interface AaeTrainerOptions {
+/** Also `seed`, `checkpoint`, `resume` and `onStep` (metrics: recon, critic, generator). */
+export interface AaeTrainerOptions extends LoopTrainerOptions {
   model: AAE;
   /** Real batches `[B, ...]` from a seed stream (a function of it alone, for exact resume). */
   data: (rng: Rng) => tf.Tensor;
@@ -56,13 +50,6 @@ export interface AaeTrainerOptions {
   encoderOptimizer?: tf.Optimizer;
   /** Critic updates per step. Default 1. */
   nCritic?: number;
-  /** Seeds the run. Default 0. */
-  seed?: number;
-  checkpoint?: { dir?: string; store?: CheckpointStore; every?: number; keep?: number };
-  /** Continue from the newest checkpoint when there is one. */
-  resume?: boolean;
-  /** Called after every step with its metrics (recon, critic, generator). */
-  onStep?: (step: number, metrics: Record<string, number>) => void | Promise<void>;
 }
 
 /**

@@ -48,6 +48,18 @@ export interface LoopContext {
   update(player: string, f: (parts: Tensor[]) => tf.Scalar): number[];
 }
 
+/** The run options every trainer on {@link AdversarialLoop} takes (FlowGAN, VAE-GAN, AAE). */
+export interface LoopTrainerOptions {
+  /** Seeds the run. Default 0. */
+  seed?: number;
+  /** Checkpoints: a directory (Node) or a store, every this many steps (and at the end); keep the newest `keep` (3). */
+  checkpoint?: { dir?: string; store?: CheckpointStore; every?: number; keep?: number };
+  /** Continue from the newest checkpoint when there is one. */
+  resume?: boolean;
+  /** Called after every step with its metrics (each trainer names its own). */
+  onStep?: (step: number, metrics: Record<string, number>) => void | Promise<void>;
+}
+
 /** Options of {@link AdversarialLoop}. */
 export interface AdversarialLoopOptions {
   /** The players by name (e.g. `{ critic, generator }`), updated in the order the step calls them. */

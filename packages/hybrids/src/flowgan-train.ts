@@ -2,12 +2,18 @@
  * Training a {@link FlowGan}: its players (the flow as 'generator', the critic) on an
  * {@link AdversarialLoop} with checkpoints and exact resume.
  */
-import { adam, type CheckpointStore, type Rng, type tf, ValueError } from '@dgm-js/core-tensors';
+import { adam, type Rng, type tf, ValueError } from '@dgm-js/core-tensors';
 import type { FlowGan } from './flowgan.js';
-import { AdversarialLoop, type AnyModule, type LoopPlayer } from './flowgan-loop.js';
+import {
+  AdversarialLoop,
+  type AnyModule,
+  type LoopPlayer,
+  type LoopTrainerOptions,
+} from './flowgan-loop.js';
 
 /** Options of {@link FlowGanTrainer}. */
-export interface FlowGanTrainerOptions {
+/** Also `seed`, `checkpoint`, `resume` and `onStep` (metrics: lossG, nll, advG; lossD, wassersteinEstimate, penalty). */
+export interface FlowGanTrainerOptions extends LoopTrainerOptions {
   model: FlowGan;
   /** Real batches: dequantised `[B, D]` from a seed stream (e.g. `dequantizedBatches(trainX, 64)`). */
   data: (rng: Rng) => tf.Tensor;
@@ -15,13 +21,6 @@ export interface FlowGanTrainerOptions {
   generatorOptimizer?: tf.Optimizer;
   /** Default adam(1e-4, 0.5, 0.999). */
   criticOptimizer?: tf.Optimizer;
-  /** Seeds the run. Default 0. */
-  seed?: number;
-  checkpoint?: { dir?: string; store?: CheckpointStore; every?: number; keep?: number };
-  /** Continue from the newest checkpoint when there is one. */
-  resume?: boolean;
-  /** Called after every step with its metrics (lossG, nll, advG; lossD, wassersteinEstimate, penalty). */
-  onStep?: (step: number, metrics: Record<string, number>) => void | Promise<void>;
 }
 
 /**

@@ -60,6 +60,7 @@ export {
   type AdversarialLoopOptions,
   type LoopContext,
   type LoopPlayer,
+  type LoopTrainerOptions,
 } from './flowgan-loop.js';
 export { FlowGanTrainer, type FlowGanTrainerOptions } from './flowgan-train.js';
 // InfoVAE / MMD-VAE and the ELBO's alternative interpretation

@@ -2,19 +2,13 @@
  * Training a {@link VaeGan}: its three players (the VAE's encoder and decoder, the critic) on an
  * {@link AdversarialLoop} with checkpoints and exact resume.
  */
-import {
-  adam,
-  type CheckpointStore,
-  Module,
-  type Rng,
-  type tf,
-  ValueError,
-} from '@dgm-js/core-tensors';
-import { AdversarialLoop, type AnyModule } from './flowgan-loop.js';
+import { adam, Module, type Rng, type tf, ValueError } from '@dgm-js/core-tensors';
+import { AdversarialLoop, type AnyModule, type LoopTrainerOptions } from './flowgan-loop.js';
 import type { VaeGan } from './vae-gan.js';
 
 /** Options of {@link VaeGanTrainer}. */
-export interface VaeGanTrainerOptions {
+/** Also `seed`, `checkpoint`, `resume` and `onStep` (metrics: kl, llike, ganG, ganD). */
+export interface VaeGanTrainerOptions extends LoopTrainerOptions {
   model: VaeGan;
   /** Real batches `[B, D]` from a seed stream (a function of it alone, for exact resume). */
   data: (rng: Rng) => tf.Tensor;
@@ -22,12 +16,6 @@ export interface VaeGanTrainerOptions {
   encoderOptimizer?: tf.Optimizer;
   decoderOptimizer?: tf.Optimizer;
   criticOptimizer?: tf.Optimizer;
-  /** Seeds the run. Default 0. */
-  seed?: number;
-  checkpoint?: { dir?: string; store?: CheckpointStore; every?: number; keep?: number };
-  resume?: boolean;
-  /** Called after every step with its metrics (kl, llike, ganG, ganD). */
-  onStep?: (step: number, metrics: Record<string, number>) => void | Promise<void>;
 }
 
 /**
